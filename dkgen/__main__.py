@@ -1,0 +1,5 @@
+"""Allow ``python -m dkgen``."""
+
+from dkgen.cli import main
+
+main()

@@ -1,0 +1,88 @@
+"""Positions, problems and the small exception hierarchy the CLI maps to exit codes.
+
+Every expected failure is a :class:`DkgenError`; the CLI catches that one type
+in one place, prints its problems and exits 2. Anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal, Self
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a value came from: a file position, or a ``-s`` override.
+
+    ``line`` and ``column`` are 1-based, like compilers and yamllint print
+    them; they are 0 for origins that have no position (a whole file, a
+    ``-s`` override).
+    """
+
+    source: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.source}:{self.line}:{self.column}"
+        return self.source
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or suspicious) in the inputs, printed as one line."""
+
+    origin: Origin
+    path: str
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.origin.source, self.origin.line, self.origin.column, self.path, self.message)
+
+    def format(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        text = f"{self.origin}: {self.severity}: {where}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+@dataclass
+class DkgenError(Exception):
+    """An expected failure caused by the inputs; the CLI exits 2 on it."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.problems.sort(key=Problem.sort_key)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+    @classmethod
+    def single(cls, origin: Origin, message: str, *, path: str = "", hint: str = "") -> Self:
+        return cls([Problem(origin, path, message, hint)])
+
+
+class InputError(DkgenError):
+    """A settings file could not be read or parsed as YAML."""
+
+
+class SettingsError(DkgenError):
+    """The merged settings break the schema or a semantic rule."""
+
+
+class OutputError(DkgenError):
+    """The output directory cannot be written safely."""
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]

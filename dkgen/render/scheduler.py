@@ -1,0 +1,87 @@
+"""The Dask scheduler: a one-replica Deployment on the core pool and its ClusterIP Service.
+
+The dashboard port also serves ``/health``, which the probes use; Dask no
+longer has a separate HTTP port (``scheduler.http_port`` is deprecated).
+"""
+
+from __future__ import annotations
+
+from dkgen.render.common import (
+    SCHEDULER_SERVICE,
+    SERVICE_ACCOUNT,
+    KubeObject,
+    container_security_context,
+    http_probe,
+    metadata,
+    pinned_to,
+    pod_security_context,
+    resources,
+    scratch_volumes,
+    selector_labels,
+)
+from dkgen.settings import Settings
+
+COMPONENT = "scheduler"
+
+
+def render_scheduler(settings: Settings) -> list[KubeObject]:
+    scheduler = settings.scheduler
+    labels = selector_labels(COMPONENT)
+    container = {
+        "name": COMPONENT,
+        "image": scheduler.image,
+        "args": [
+            "dask",
+            "scheduler",
+            "--port",
+            str(scheduler.tcp_port),
+            "--dashboard-address",
+            f":{scheduler.dashboard_port}",
+        ],
+        "env": [{"name": "HOME", "value": "/tmp"}],
+        "ports": [
+            {"name": "comm", "containerPort": scheduler.tcp_port, "protocol": "TCP"},
+            {"name": "dashboard", "containerPort": scheduler.dashboard_port, "protocol": "TCP"},
+        ],
+        "resources": resources(scheduler.cpus, scheduler.memory),
+        "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
+        "livenessProbe": http_probe("/health", "dashboard", initial_delay=15, period=20),
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    deployment: KubeObject = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(SCHEDULER_SERVICE, COMPONENT),
+        "spec": {
+            "replicas": 1,
+            # A second scheduler would split the cluster; replace, never overlap.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": SERVICE_ACCOUNT,
+                    "automountServiceAccountToken": False,
+                    "nodeSelector": pinned_to(settings.cluster.core_pool),
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": scratch_volumes("tmp"),
+                },
+            },
+        },
+    }
+    service: KubeObject = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(SCHEDULER_SERVICE, COMPONENT),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels,
+            "ports": [
+                {"name": "comm", "port": scheduler.tcp_port, "targetPort": "comm"},
+                {"name": "dashboard", "port": scheduler.dashboard_port, "targetPort": "dashboard"},
+            ],
+        },
+    }
+    return [deployment, service]

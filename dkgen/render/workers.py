@@ -1,0 +1,105 @@
+"""Dask workers: one Deployment per worker group, pinned to that group's node pool.
+
+Threads and memory limit follow the original tool: ``--nthreads`` is
+ceil(cpus_per_worker) and ``--memory-limit`` is mem_factor x the container
+memory, in bytes, so Dask starts spilling before the kernel's OOM killer acts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dkgen.render.common import (
+    SERVICE_ACCOUNT,
+    KubeObject,
+    container_security_context,
+    env_list,
+    http_probe,
+    pinned_to,
+    pod_security_context,
+    resources,
+    scheduler_address,
+    scratch_volumes,
+    selector_labels,
+)
+from dkgen.settings import Settings, WorkerGroup
+
+COMPONENT = "worker"
+# Fixed inside the pod (each pod has its own IP); the probes read /health here.
+WORKER_DASHBOARD_PORT = 8790
+GROUP_LABEL = "dask.org/worker-group"
+
+
+def worker_deployment_name(group: WorkerGroup) -> str:
+    return f"dask-worker-{group.name}"
+
+
+def render_workers(settings: Settings) -> list[KubeObject]:
+    return [_deployment(settings, group) for group in settings.workers]
+
+
+def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
+    labels = {**selector_labels(COMPONENT), GROUP_LABEL: group.name}
+    container: dict[str, Any] = {
+        "name": COMPONENT,
+        "image": group.image,
+        "args": [
+            "dask",
+            "worker",
+            scheduler_address(settings.scheduler.tcp_port),
+            "--nthreads",
+            str(group.threads),
+            "--memory-limit",
+            str(group.memory_limit),
+            "--dashboard-address",
+            f":{WORKER_DASHBOARD_PORT}",
+            "--local-directory",
+            "/scratch",
+        ],
+        "env": [{"name": "HOME", "value": "/tmp"}, *env_list(group.env)],
+        "ports": [{"name": "dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
+        "resources": resources(group.cpus, group.memory),
+        "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
+        "livenessProbe": http_probe("/health", "dashboard", initial_delay=15, period=20),
+        "securityContext": container_security_context(),
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "scratch", "mountPath": "/scratch"},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": worker_deployment_name(group), "labels": labels},
+        "spec": {
+            "replicas": group.count,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": SERVICE_ACCOUNT,
+                    "automountServiceAccountToken": False,
+                    "nodeSelector": pinned_to(group.pool),
+                    "tolerations": [worker_toleration()],
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": scratch_volumes("tmp", "scratch"),
+                },
+            },
+        },
+    }
+
+
+# Worker pools carry this taint (cluster.sh) so that only workers land there.
+WORKER_TAINT_KEY = "k8s.dask.org/dedicated"
+WORKER_TAINT_VALUE = "worker"
+WORKER_TAINT_EFFECT = "NoSchedule"
+
+
+def worker_toleration() -> dict[str, str]:
+    return {
+        "key": WORKER_TAINT_KEY,
+        "operator": "Equal",
+        "value": WORKER_TAINT_VALUE,
+        "effect": WORKER_TAINT_EFFECT,
+    }

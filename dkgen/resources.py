@@ -1,0 +1,47 @@
+"""Find the shipped data: the schema, the default base and the overlays.
+
+In a wheel they sit in ``dkgen/_data/``; in a source checkout (and an
+editable install) they are the top-level ``schema/``, ``bases/`` and
+``overlays/`` folders beside the package. Both spellings resolve here, once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def data_root() -> Path:
+    packaged = _PACKAGE / "_data"
+    if (packaged / "schema").is_dir():
+        return packaged
+    return _PACKAGE.parent
+
+
+def schema_path() -> Path:
+    return data_root() / "schema" / "settings.schema.json"
+
+
+def default_base_path() -> Path:
+    return data_root() / "bases" / "default.yaml"
+
+
+def overlays_dir() -> Path:
+    return data_root() / "overlays"
+
+
+def shipped_overlays() -> list[str]:
+    return sorted(p.stem for p in overlays_dir().glob("*.yaml"))
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The settings schema, parsed once per process."""
+    with schema_path().open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema

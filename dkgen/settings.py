@@ -1,0 +1,160 @@
+"""Typed, frozen settings objects, built once from the validated tree.
+
+Renderers take these and never index raw dicts, so a renamed key is one
+edit here rather than a hunt through every renderer. Field documentation
+lives in the schema (``schema/settings.schema.json``); this module only
+gives the validated values their shape.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from dkgen.quantity import memory_limit_bytes
+
+DEFAULT_GROUP = "default"
+CORE_POOL_NAME = "default-pool"
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """A GKE node pool that dkgen creates in ``cluster.sh``."""
+
+    name: str
+    machine_type: str
+    disk_size: int
+    num_nodes: int
+    autoscaling: bool
+    min_nodes: int
+    max_nodes: int
+    preemptible: bool
+
+
+@dataclass(frozen=True)
+class WorkerGroup:
+    """One Deployment of identical Dask workers and the node pool they run on."""
+
+    name: str
+    count: int
+    cpus: float
+    memory: str
+    mem_factor: float
+    image: str
+    env: tuple[tuple[str, str], ...]
+    pool: NodePool
+
+    @property
+    def threads(self) -> int:
+        """Threads per worker, as the original tool derived them."""
+        return max(1, math.ceil(self.cpus))
+
+    @property
+    def memory_limit(self) -> int:
+        """Dask's memory limit in bytes: ``mem_factor`` x container memory."""
+        return memory_limit_bytes(self.memory, self.mem_factor)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    project: str | None
+    zone: str
+    core_pool: NodePool
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    image: str
+    cpus: float
+    memory: str
+    tcp_port: int
+    dashboard_port: int
+
+
+@dataclass(frozen=True)
+class Jupyter:
+    enabled: bool
+    image: str
+    cpus: float
+    memory: str
+    port: int
+    token_secret: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a renderer may read."""
+
+    namespace: str
+    cluster: Cluster
+    scheduler: Scheduler
+    workers: tuple[WorkerGroup, ...]
+    jupyter: Jupyter
+
+
+def build_settings(tree: dict[str, Any]) -> Settings:
+    """Shape a schema-valid settings tree into :class:`Settings`."""
+    cluster = tree["cluster"]
+    core = cluster["core_pool"]
+    core_pool = NodePool(
+        # GKE names a cluster's initial pool default-pool; no flag renames it.
+        name=CORE_POOL_NAME,
+        machine_type=core["machine_type"],
+        disk_size=core["disk_size"],
+        num_nodes=core["num_nodes"],
+        autoscaling=False,
+        min_nodes=core["num_nodes"],
+        max_nodes=core["num_nodes"],
+        preemptible=False,
+    )
+    workers = tree["workers"]
+    default_group = WorkerGroup(
+        name=DEFAULT_GROUP,
+        count=workers["count"],
+        cpus=workers["cpus_per_worker"],
+        memory=workers["memory_per_worker"],
+        mem_factor=workers["mem_factor"],
+        image=workers["image"],
+        env=tuple(sorted(workers["env"].items())),
+        # The original tool's cluster.* keys describe the nodes the default
+        # group's workers run on.
+        pool=NodePool(
+            name=f"workers-{DEFAULT_GROUP}",
+            machine_type=cluster["machine_type"],
+            disk_size=cluster["disk_size"],
+            num_nodes=cluster["num_nodes"],
+            autoscaling=cluster["autoscaling"],
+            min_nodes=cluster["min_nodes"],
+            max_nodes=cluster["max_nodes"],
+            preemptible=cluster["preemptible"],
+        ),
+    )
+    scheduler = tree["scheduler"]
+    jupyter = tree["jupyter"]
+    return Settings(
+        namespace=tree["namespace"],
+        cluster=Cluster(
+            name=cluster["name"],
+            project=cluster.get("project"),
+            zone=cluster["zone"],
+            core_pool=core_pool,
+        ),
+        scheduler=Scheduler(
+            image=scheduler["image"],
+            cpus=scheduler["cpus"],
+            memory=scheduler["memory"],
+            tcp_port=scheduler["tcp_port"],
+            dashboard_port=scheduler["bokeh_port"],
+        ),
+        workers=(default_group,),
+        jupyter=Jupyter(
+            enabled=jupyter["enabled"],
+            image=jupyter["image"],
+            cpus=jupyter["cpus"],
+            memory=jupyter["memory"],
+            port=jupyter["port"],
+            token_secret=jupyter["token_secret"],
+        ),
+    )
