@@ -198,7 +198,9 @@ def _convert(document: CommentedMap, source: str) -> Layer:
                     )
                 child = (*path, key)
                 keys[child] = key_origin
-                value_origin = at(_safe_lc(node, "value", key))
+                # ruamel places an empty (null) value at the next token, often
+                # the following line; the key is where the user looks.
+                value_origin = key_origin if node[key] is None else at(_safe_lc(node, "value", key))
                 values[child] = value_origin
                 out[key] = walk(node[key], child, value_origin)
             return out

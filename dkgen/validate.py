@@ -163,6 +163,14 @@ _TYPE_NAMES = {
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _range_text(schema: dict[str, Any]) -> str:
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
@@ -230,7 +238,7 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             hint = f"YAML 1.2 reads {value!r} as a string, not a boolean; write true or false"
         elif "object" in names and value is None:
             hint = "an empty section is `{}`; or remove the line"
-        elif isinstance(value, str) and names[0] in {"integer", "number"}:
+        elif isinstance(value, str) and names[0] in {"integer", "number"} and _numeric(value):
             hint = "write the number without quotes"
         return [Problem(origin, dotted, f"expected {wanted}, got {_describe(value)}", hint)]
     if kind == "enum":
