@@ -2,25 +2,50 @@
 
 Renderers take these and never index raw dicts, so a renamed key is one
 edit here rather than a hunt through every renderer. Field documentation
-lives in the schema (``schema/settings.schema.json``); this module only
-gives the validated values their shape.
+lives in the schema (``schema/settings.schema.json``); this module gives the
+validated values their shape and applies the two derivation rules the
+schema documents:
+
+* a named worker group inherits every unset key from the default group
+  (``workers.*`` for the pods, ``cluster.*`` for the node pool), and its
+  ``env`` merges over ``workers.env``;
+* ``gcs.access: auto`` means Workload Identity when ``cluster.project`` is
+  set (its pool and service account need the project ID) and the nodes'
+  ``cloud-platform`` scope otherwise, as the original tool did.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from dkgen.quantity import memory_limit_bytes
 
 DEFAULT_GROUP = "default"
+# GKE names a cluster's initial pool default-pool; no gcloud flag renames it.
 CORE_POOL_NAME = "default-pool"
+
+GcsMode = Literal["workload_identity", "node_scopes", "none"]
+
+BUCKET_ROLES = {
+    "read": "roles/storage.objectViewer",
+    "read_write": "roles/storage.objectUser",
+    "admin": "roles/storage.objectAdmin",
+}
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """GPUs attached to every node of a pool."""
+
+    type: str
+    count: int
 
 
 @dataclass(frozen=True)
 class NodePool:
-    """A GKE node pool that dkgen creates in ``cluster.sh``."""
+    """A GKE node pool that ``cluster.sh`` creates."""
 
     name: str
     machine_type: str
@@ -30,6 +55,8 @@ class NodePool:
     min_nodes: int
     max_nodes: int
     preemptible: bool
+    spot: bool
+    accelerator: Accelerator | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,7 @@ class WorkerGroup:
     mem_factor: float
     image: str
     env: tuple[tuple[str, str], ...]
+    dask_cuda: bool
     pool: NodePool
 
     @property
@@ -57,11 +85,39 @@ class WorkerGroup:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class GcsAccess:
+    """How pods reach Google Cloud Storage, after ``auto`` is resolved."""
+
+    mode: GcsMode
+    # The Google service account pods act as (Workload Identity only).
+    service_account: str | None
+    # True when cluster.sh creates (and deletes) that account itself.
+    managed_account: bool
+    buckets: tuple[Bucket, ...]
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     project: str | None
-    zone: str
+    zone: str | None
+    region: str | None
+    release_channel: str | None
+    kubernetes_version: str | None
+    network_tags: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]
     core_pool: NodePool
+
+    @property
+    def location(self) -> str:
+        """The zone or region, whichever the cluster uses."""
+        return self.region or self.zone or ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +148,62 @@ class Settings:
     scheduler: Scheduler
     workers: tuple[WorkerGroup, ...]
     jupyter: Jupyter
+    gcs: GcsAccess
+
+
+def managed_service_account(cluster_name: str, project: str) -> str:
+    """The account cluster.sh creates: ``dask-<cluster>`` (the cluster name alone if
+    it already starts with ``dask-``), cut to GCP's 30-character account IDs."""
+    base = cluster_name if cluster_name.startswith("dask-") else f"dask-{cluster_name}"
+    account_id = base[:30].rstrip("-")
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def resolve_gcs_mode(access: str, project: str | None) -> GcsMode:
+    if access == "auto":
+        return "workload_identity" if project else "node_scopes"
+    if access in ("workload_identity", "node_scopes", "none"):
+        return access  # type: ignore[return-value]  # narrowed by the membership test
+    raise ValueError(f"unknown gcs.access {access!r}")  # the schema's enum prevents this
+
+
+def _accelerator(raw: dict[str, Any] | None) -> Accelerator | None:
+    if raw is None:
+        return None
+    return Accelerator(type=raw["type"], count=raw["count"])
+
+
+def worker_group(
+    name: str, own: dict[str, Any], workers: dict[str, Any], cluster: dict[str, Any]
+) -> WorkerGroup:
+    """Shape one worker group; keys missing from ``own`` come from the default group."""
+
+    def pick(key: str, fallback: dict[str, Any]) -> Any:
+        return own[key] if key in own else fallback[key]
+
+    env = {**workers["env"], **own.get("env", {})}
+    return WorkerGroup(
+        name=name,
+        count=pick("count", workers),
+        cpus=pick("cpus_per_worker", workers),
+        memory=pick("memory_per_worker", workers),
+        mem_factor=pick("mem_factor", workers),
+        image=pick("image", workers),
+        env=tuple(sorted(env.items())),
+        dask_cuda=bool(own.get("dask_cuda", False)),
+        pool=NodePool(
+            name=f"workers-{name}",
+            machine_type=pick("machine_type", cluster),
+            disk_size=pick("disk_size", cluster),
+            num_nodes=pick("num_nodes", cluster),
+            autoscaling=pick("autoscaling", cluster),
+            min_nodes=pick("min_nodes", cluster),
+            max_nodes=pick("max_nodes", cluster),
+            preemptible=pick("preemptible", cluster),
+            spot=pick("spot", cluster),
+            accelerator=_accelerator(own.get("accelerator")),
+        ),
+    )
 
 
 def build_settings(tree: dict[str, Any]) -> Settings:
@@ -99,7 +211,6 @@ def build_settings(tree: dict[str, Any]) -> Settings:
     cluster = tree["cluster"]
     core = cluster["core_pool"]
     core_pool = NodePool(
-        # GKE names a cluster's initial pool default-pool; no flag renames it.
         name=CORE_POOL_NAME,
         machine_type=core["machine_type"],
         disk_size=core["disk_size"],
@@ -108,37 +219,35 @@ def build_settings(tree: dict[str, Any]) -> Settings:
         min_nodes=core["num_nodes"],
         max_nodes=core["num_nodes"],
         preemptible=False,
+        spot=False,
+        accelerator=None,
     )
     workers = tree["workers"]
-    default_group = WorkerGroup(
-        name=DEFAULT_GROUP,
-        count=workers["count"],
-        cpus=workers["cpus_per_worker"],
-        memory=workers["memory_per_worker"],
-        mem_factor=workers["mem_factor"],
-        image=workers["image"],
-        env=tuple(sorted(workers["env"].items())),
-        # The original tool's cluster.* keys describe the nodes the default
-        # group's workers run on.
-        pool=NodePool(
-            name=f"workers-{DEFAULT_GROUP}",
-            machine_type=cluster["machine_type"],
-            disk_size=cluster["disk_size"],
-            num_nodes=cluster["num_nodes"],
-            autoscaling=cluster["autoscaling"],
-            min_nodes=cluster["min_nodes"],
-            max_nodes=cluster["max_nodes"],
-            preemptible=cluster["preemptible"],
-        ),
-    )
+    # The original tool's workers.* and cluster.* keys describe the default group.
+    groups = [worker_group(DEFAULT_GROUP, {}, workers, cluster)]
+    groups += [
+        worker_group(name, own, workers, cluster)
+        for name, own in sorted(tree["worker_groups"].items())
+    ]
     scheduler = tree["scheduler"]
     jupyter = tree["jupyter"]
+    gcs = tree["gcs"]
+    project = cluster["project"]
+    mode = resolve_gcs_mode(gcs["access"], project)
+    account = None
+    if mode == "workload_identity":
+        account = gcs["service_account"] or managed_service_account(cluster["name"], project)
     return Settings(
         namespace=tree["namespace"],
         cluster=Cluster(
             name=cluster["name"],
-            project=cluster.get("project"),
+            project=project,
             zone=cluster["zone"],
+            region=cluster["region"],
+            release_channel=cluster["release_channel"],
+            kubernetes_version=cluster["kubernetes_version"],
+            network_tags=tuple(cluster["network_tags"]),
+            labels=tuple(sorted(cluster["labels"].items())),
             core_pool=core_pool,
         ),
         scheduler=Scheduler(
@@ -148,7 +257,7 @@ def build_settings(tree: dict[str, Any]) -> Settings:
             tcp_port=scheduler["tcp_port"],
             dashboard_port=scheduler["bokeh_port"],
         ),
-        workers=(default_group,),
+        workers=tuple(groups),
         jupyter=Jupyter(
             enabled=jupyter["enabled"],
             image=jupyter["image"],
@@ -156,5 +265,13 @@ def build_settings(tree: dict[str, Any]) -> Settings:
             memory=jupyter["memory"],
             port=jupyter["port"],
             token_secret=jupyter["token_secret"],
+        ),
+        gcs=GcsAccess(
+            mode=mode,
+            service_account=account,
+            managed_account=mode == "workload_identity" and gcs["service_account"] is None,
+            buckets=tuple(
+                Bucket(name=b["name"], role=BUCKET_ROLES[b["access"]]) for b in gcs["buckets"]
+            ),
         ),
     )

@@ -24,7 +24,7 @@ from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
-from dkgen.settings import Settings, build_settings
+from dkgen.settings import DEFAULT_GROUP, Settings, build_settings, resolve_gcs_mode
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def validate(merged: Merged) -> Validated:
     # on a tree that passed it.
     if not problems:
         problems.extend(_semantic_problems(merged))
+        problems.extend(_gcs_fallback(merged))
     problems.extend(_deprecations(merged))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -183,6 +184,11 @@ def _range_text(schema: dict[str, Any]) -> str:
     return f"allowed: value {high_op} {high}"
 
 
+def _allows_null(error: ValidationError) -> bool:
+    expected: Any = error.validator_value
+    return expected == "null" or (isinstance(expected, list) and "null" in expected)
+
+
 def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
     path: KeyPath = tuple(error.absolute_path)
     dotted = format_path(path)
@@ -193,6 +199,14 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
     value: Any = error.instance
     expected: Any = error.validator_value
 
+    if kind in {"anyOf", "oneOf"} and error.context:
+        # "X or null" alternatives: the message that helps is the non-null branch's.
+        useful = [e for e in error.context if not (e.validator == "type" and _allows_null(e))]
+        if useful:
+            deepest = max(len(e.absolute_path) for e in useful)
+            return [
+                p for e in useful if len(e.absolute_path) == deepest for p in _problem(e, merged)
+            ]
     if kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
         problems = []
@@ -268,22 +282,98 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
 SemanticCheck = Callable[[Merged], Iterator[Problem]]
 
 
-def _check_node_counts(merged: Merged) -> Iterator[Problem]:
-    cluster = merged.data["cluster"]
-    if cluster["autoscaling"] and cluster["min_nodes"] > cluster["max_nodes"]:
+_POOL_KEYS = frozenset(
+    {"machine_type", "disk_size", "num_nodes", "autoscaling", "min_nodes", "max_nodes",
+     "preemptible", "spot"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _GroupView:
+    """One worker group's effective values and where each came from.
+
+    A named group inherits unset keys from the default group, so a problem
+    with an inherited value is reported at the default it came from.
+    """
+
+    name: str
+    own: dict[str, Any]
+    merged: Merged
+
+    def path(self, key: str) -> KeyPath:
+        if self.name != DEFAULT_GROUP and key in self.own:
+            return ("worker_groups", self.name, key)
+        section = "cluster" if key in _POOL_KEYS else "workers"
+        return (section, key)
+
+    def value(self, key: str) -> Any:
+        return _value_at(self.merged.data, self.path(key))
+
+    def problem(self, key: str, message: str, hint: str = "") -> Problem:
+        path = self.path(key)
+        return Problem(self.merged.origin(path), format_path(path), message, hint)
+
+
+def _groups(merged: Merged) -> Iterator[_GroupView]:
+    yield _GroupView(DEFAULT_GROUP, {}, merged)
+    for name, own in sorted(merged.data["worker_groups"].items()):
+        yield _GroupView(name, own, merged)
+
+
+def _check_group_names(merged: Merged) -> Iterator[Problem]:
+    if DEFAULT_GROUP in merged.data["worker_groups"]:
+        path = ("worker_groups", DEFAULT_GROUP)
         yield Problem(
-            merged.origin(("cluster", "min_nodes")),
-            "cluster.min_nodes",
-            f"min_nodes ({cluster['min_nodes']}) is larger than max_nodes ({cluster['max_nodes']})",
-            "lower cluster.min_nodes or raise cluster.max_nodes",
+            merged.key_origin(path),
+            format_path(path),
+            "the default group is configured by workers.* and cluster.*",
+            "move these settings to workers: and cluster:, or give the group another name",
         )
+
+
+def _check_node_counts(merged: Merged) -> Iterator[Problem]:
+    for group in _groups(merged):
+        low, high = group.value("min_nodes"), group.value("max_nodes")
+        if group.value("autoscaling") and low > high:
+            min_path = format_path(group.path("min_nodes"))
+            max_path = format_path(group.path("max_nodes"))
+            yield group.problem(
+                "min_nodes",
+                f"min_nodes ({low}) is larger than max_nodes ({high})",
+                f"lower {min_path} or raise {max_path}",
+            )
+        if group.value("spot") and group.value("preemptible"):
+            yield group.problem(
+                "spot",
+                "spot and preemptible are both true; a pool is one or the other",
+                "keep spot (preemptible's successor) and set preemptible to false",
+            )
+
+
+def _check_accelerators(merged: Merged) -> Iterator[Problem]:
+    for group in _groups(merged):
+        if group.own.get("dask_cuda") and not group.own.get("accelerator"):
+            yield group.problem(
+                "dask_cuda",
+                "dask_cuda needs GPUs, but the group has no accelerator",
+                f"add worker_groups.{group.name}.accelerator: {{type: nvidia-tesla-t4, count: 1}}",
+            )
 
 
 def _check_resources(merged: Merged) -> Iterator[Problem]:
     data = merged.data
-    cpu_paths = [("scheduler", "cpus"), ("workers", "cpus_per_worker"), ("jupyter", "cpus")]
-    for path in cpu_paths:
-        cpus = data[path[0]][path[1]]
+    cpu_paths: list[KeyPath] = [("scheduler", "cpus"), ("jupyter", "cpus")]
+    memory_paths: list[KeyPath] = [("scheduler", "memory"), ("jupyter", "memory")]
+    for group in _groups(merged):
+        cpu_paths.append(group.path("cpus_per_worker"))
+        memory_paths.append(group.path("memory_per_worker"))
+        memory = group.value("memory_per_worker")
+        if memory_bytes(memory) >= 1 and (
+            memory_limit_bytes(memory, group.value("mem_factor")) < 1
+        ):
+            yield group.problem("mem_factor", "leaves Dask a memory limit of 0 bytes")
+    for path in dict.fromkeys(cpu_paths):
+        cpus = _value_at(data, path)
         if millicores(cpus) % 1:
             yield Problem(
                 merged.origin(path),
@@ -291,22 +381,55 @@ def _check_resources(merged: Merged) -> Iterator[Problem]:
                 f"{cpus} CPUs is finer than Kubernetes' millicore (0.001)",
                 f"round to {round(cpus, 3)}",
             )
-    memory_paths = [
-        ("scheduler", "memory"),
-        ("workers", "memory_per_worker"),
-        ("jupyter", "memory"),
-    ]
-    for path in memory_paths:
-        if memory_bytes(data[path[0]][path[1]]) < 1:
+    for path in dict.fromkeys(memory_paths):
+        if memory_bytes(_value_at(data, path)) < 1:
             yield Problem(merged.origin(path), format_path(path), "memory must be more than 0")
-    workers = data["workers"]
-    if memory_bytes(workers["memory_per_worker"]) >= 1 and (
-        memory_limit_bytes(workers["memory_per_worker"], workers["mem_factor"]) < 1
-    ):
+
+
+def _value_at(data: dict[str, Any], path: KeyPath) -> Any:
+    node: Any = data
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _check_location(merged: Merged) -> Iterator[Problem]:
+    cluster = merged.data["cluster"]
+    if cluster["zone"] and cluster["region"]:
         yield Problem(
-            merged.origin(("workers", "mem_factor")),
-            "workers.mem_factor",
-            "leaves Dask a memory limit of 0 bytes",
+            merged.origin(("cluster", "region")),
+            "cluster.region",
+            "a cluster is zonal or regional, but both cluster.zone and cluster.region are set",
+            "for a regional cluster also set `zone: null`; for a zonal one `region: null`",
+        )
+    elif not cluster["zone"] and not cluster["region"]:
+        yield Problem(
+            merged.origin(("cluster", "zone")),
+            "cluster.zone",
+            "neither cluster.zone nor cluster.region is set",
+            "set cluster.zone (such as us-east1-b) or cluster.region (such as us-east1)",
+        )
+
+
+def _check_gcs(merged: Merged) -> Iterator[Problem]:
+    gcs = merged.data["gcs"]
+    project = merged.data["cluster"]["project"]
+    mode = resolve_gcs_mode(gcs["access"], project)
+    if gcs["access"] == "workload_identity" and not project:
+        yield Problem(
+            merged.origin(("gcs", "access")),
+            "gcs.access",
+            "Workload Identity needs the project ID (its pool is PROJECT.svc.id.goog)",
+            "set cluster.project",
+        )
+    if gcs["buckets"] and mode != "workload_identity":
+        yield Problem(
+            merged.origin(("gcs", "buckets")),
+            "gcs.buckets",
+            f"bucket roles are granted to the Workload Identity service account, "
+            f"but gcs.access resolves to {mode}",
+            "set cluster.project (and gcs.access: auto or workload_identity), "
+            "or grant the node service account access yourself",
         )
 
 
@@ -325,16 +448,18 @@ _TAG = re.compile(r":[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def _check_images(merged: Merged) -> Iterator[Problem]:
-    for section in ("scheduler", "workers", "jupyter"):
-        image = merged.data[section]["image"]
+    paths: list[KeyPath] = [("scheduler", "image"), ("jupyter", "image")]
+    paths += [group.path("image") for group in _groups(merged)]
+    for path in dict.fromkeys(paths):
+        image = _value_at(merged.data, path)
         name = image.split("@", 1)[0]
         tag = _TAG.search(name.rsplit("/", 1)[-1])
         if "@sha256:" in image:
             continue
         if tag is None or tag.group(0) == ":latest":
             yield Problem(
-                merged.origin((section, "image")),
-                f"{section}.image",
+                merged.origin(path),
+                format_path(path),
                 f"image {image!r} is not pinned to a version",
                 "add a version tag such as :2026.8.0-py3.12 (or a @sha256: digest), "
                 "so every rebuild deploys the same software",
@@ -342,16 +467,34 @@ def _check_images(merged: Merged) -> Iterator[Problem]:
 
 
 SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
+    _check_group_names,
+    _check_location,
     _check_node_counts,
+    _check_accelerators,
     _check_resources,
     _check_ports,
     _check_images,
+    _check_gcs,
 )
 
 
 def _semantic_problems(merged: Merged) -> Iterator[Problem]:
     for check in SEMANTIC_CHECKS:
         yield from check(merged)
+
+
+def _gcs_fallback(merged: Merged) -> Iterator[Problem]:
+    """Say so when ``auto`` falls back to the nodes' broad cloud-platform scope."""
+    if merged.data["gcs"]["access"] == "auto" and not merged.data["cluster"]["project"]:
+        yield Problem(
+            merged.origin(("cluster", "project")),
+            "gcs.access",
+            "cluster.project is not set, so pods reach Cloud Storage through the nodes' "
+            "cloud-platform scope (as the original tool did)",
+            "set cluster.project for Workload Identity, or gcs.access: node_scopes to "
+            "choose this explicitly",
+            severity="warning",
+        )
 
 
 def _deprecations(merged: Merged) -> Iterator[Problem]:

@@ -13,7 +13,7 @@ import pytest
 from dkgen.emit import MANIFEST
 from tests.conftest import REPO, read_tree
 
-GOOD = "cluster:\n  name: demo\n"
+GOOD = "cluster:\n  name: demo\n  project: demo-project\n"
 
 
 @pytest.fixture

@@ -184,7 +184,77 @@ ERROR_CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
         {"s.yaml": NAME},
         ["--overlay", "staging"],
         "--overlay staging: error: no shipped overlay named 'staging'\n"
-        "  hint: shipped overlays: dev, prod; or give a path to your own file\n",
+        "  hint: shipped overlays: dev, gpu, prod, spot; or give a path to your own file\n",
+    ),
+    (
+        "zone and region both set",
+        {"s.yaml": NAME + "  region: us-east1\n"},
+        [],
+        "s.yaml:3:11: error: cluster.region: a cluster is zonal or regional, but both "
+        "cluster.zone and cluster.region are set\n"
+        "  hint: for a regional cluster also set `zone: null`; for a zonal one `region: null`\n",
+    ),
+    (
+        "spot and preemptible in a worker group",
+        {"s.yaml": NAME + "worker_groups:\n  big:\n    spot: true\n    preemptible: true\n"},
+        [],
+        "s.yaml:5:11: error: worker_groups.big.spot: spot and preemptible are both true; a pool "
+        "is one or the other\n"
+        "  hint: keep spot (preemptible's successor) and set preemptible to false\n",
+    ),
+    (
+        "inherited min above a group's max points at the default",
+        {
+            "s.yaml": NAME + "  autoscaling: true\n  min_nodes: 3\nworker_groups:\n  big:\n"
+            "    max_nodes: 2\n"
+        },
+        [],
+        "s.yaml:4:14: error: cluster.min_nodes: min_nodes (3) is larger than max_nodes (2)\n"
+        "  hint: lower cluster.min_nodes or raise worker_groups.big.max_nodes\n",
+    ),
+    (
+        "dask_cuda without GPUs",
+        {"s.yaml": NAME + "worker_groups:\n  gpu:\n    dask_cuda: true\n"},
+        [],
+        "s.yaml:5:16: error: worker_groups.gpu.dask_cuda: dask_cuda needs GPUs, but the group "
+        "has no accelerator\n  hint: add worker_groups.gpu.accelerator: "
+        "{type: nvidia-tesla-t4, count: 1}\n",
+    ),
+    (
+        "unknown GPU type inside an optional accelerator",
+        {
+            "s.yaml": NAME + "worker_groups:\n  gpu:\n    accelerator: {type: nvidia-gtx-1080, "
+            "count: 1}\n"
+        },
+        [],
+        "s.yaml:5:25: error: worker_groups.gpu.accelerator.type: the string 'nvidia-gtx-1080' is "
+        "not allowed (allowed: nvidia-tesla-t4, nvidia-l4, nvidia-tesla-v100, nvidia-tesla-p100, "
+        "nvidia-tesla-p4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb, "
+        "nvidia-h100-mega-80gb, nvidia-h200-141gb, nvidia-b200, nvidia-rtx-pro-6000)\n",
+    ),
+    (
+        "the default group is not a named group",
+        {"s.yaml": NAME + "worker_groups:\n  default:\n    count: 2\n"},
+        [],
+        "s.yaml:4:3: error: worker_groups.default: the default group is configured by workers.* "
+        "and cluster.*\n  hint: move these settings to workers: and cluster:, or give the group "
+        "another name\n",
+    ),
+    (
+        "workload identity without a project",
+        {"s.yaml": NAME + "gcs:\n  access: workload_identity\n"},
+        [],
+        "s.yaml:4:11: error: gcs.access: Workload Identity needs the project ID (its pool is "
+        "PROJECT.svc.id.goog)\n  hint: set cluster.project\n",
+    ),
+    (
+        "bucket roles need workload identity",
+        {"s.yaml": NAME + "gcs:\n  access: node_scopes\n  buckets: [{name: data, access: read}]\n"},
+        [],
+        "s.yaml:5:12: error: gcs.buckets: bucket roles are granted to the Workload Identity "
+        "service account, but gcs.access resolves to node_scopes\n  hint: set cluster.project "
+        "(and gcs.access: auto or workload_identity), or grant the node service account "
+        "access yourself\n",
     ),
 ]
 
@@ -242,11 +312,13 @@ def test_deprecated_keys_warn_and_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    write_inputs(tmp_path, {"s.yaml": NAME + "jupyter:\n  lab_port: 8889\n"})
+    write_inputs(
+        tmp_path, {"s.yaml": NAME + "  project: demo-project\njupyter:\n  lab_port: 8889\n"}
+    )
     result = run_dkgen("build", "s.yaml", "-o", "out")
     assert result.exit_code == 0
     assert result.stderr == (
-        "s.yaml:4:3: warning: jupyter.lab_port: is accepted for compatibility but has no "
+        "s.yaml:5:3: warning: jupyter.lab_port: is accepted for compatibility but has no "
         "effect\n  hint: replaced by jupyter.port (JupyterLab is served at /lab on it); "
         "remove the line\n"
     )

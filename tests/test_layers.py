@@ -94,4 +94,8 @@ def test_original_tool_file_builds_with_its_meaning(in_repo: Path) -> None:
     assert group.pool.machine_type == "n1-standard-8"
     assert group.pool.num_nodes == 3
     assert build.settings.scheduler.dashboard_port == 8787
-    assert [w.path for w in build.warnings] == ["jupyter.lab_port", "scheduler.http_port"]
+    assert [w.path for w in build.warnings] == [
+        "gcs.access",  # no project: GCS through the node scope, as the original tool did
+        "jupyter.lab_port",
+        "scheduler.http_port",
+    ]

@@ -3,6 +3,10 @@
 Threads and memory limit follow the original tool: ``--nthreads`` is
 ceil(cpus_per_worker) and ``--memory-limit`` is mem_factor x the container
 memory, in bytes, so Dask starts spilling before the kernel's OOM killer acts.
+
+A group with ``dask_cuda`` runs ``dask cuda worker``, which starts one
+worker process per GPU in the pod; its ``--memory-limit`` is per process, so
+the pod's limit is divided among the GPUs.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ COMPONENT = "worker"
 # Fixed inside the pod (each pod has its own IP); the probes read /health here.
 WORKER_DASHBOARD_PORT = 8790
 GROUP_LABEL = "dask.org/worker-group"
+GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def worker_deployment_name(group: WorkerGroup) -> str:
@@ -38,27 +43,56 @@ def render_workers(settings: Settings) -> list[KubeObject]:
     return [_deployment(settings, group) for group in settings.workers]
 
 
+def worker_args(settings: Settings, group: WorkerGroup) -> list[str]:
+    accelerator = group.pool.accelerator
+    if group.dask_cuda and accelerator:
+        command = ["dask", "cuda", "worker"]
+        memory_limit = group.memory_limit // accelerator.count
+    else:
+        command = ["dask", "worker"]
+        memory_limit = group.memory_limit
+    return [
+        *command,
+        scheduler_address(settings.scheduler.tcp_port),
+        "--nthreads",
+        str(group.threads),
+        "--memory-limit",
+        str(memory_limit),
+        "--dashboard-address",
+        f":{WORKER_DASHBOARD_PORT}",
+        "--local-directory",
+        "/scratch",
+    ]
+
+
+def _resources(group: WorkerGroup) -> dict[str, Any]:
+    amounts = resources(group.cpus, group.memory)
+    if group.pool.accelerator:
+        gpus = str(group.pool.accelerator.count)
+        amounts["requests"][GPU_RESOURCE] = gpus
+        amounts["limits"][GPU_RESOURCE] = gpus
+    return amounts
+
+
+def _tolerations(group: WorkerGroup) -> list[dict[str, str]]:
+    tolerations = [worker_toleration()]
+    if group.pool.accelerator:
+        # GKE taints GPU nodes with nvidia.com/gpu=present:NoSchedule itself.
+        tolerations.append(
+            {"key": GPU_RESOURCE, "operator": "Exists", "effect": WORKER_TAINT_EFFECT}
+        )
+    return tolerations
+
+
 def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
     labels = {**selector_labels(COMPONENT), GROUP_LABEL: group.name}
     container: dict[str, Any] = {
         "name": COMPONENT,
         "image": group.image,
-        "args": [
-            "dask",
-            "worker",
-            scheduler_address(settings.scheduler.tcp_port),
-            "--nthreads",
-            str(group.threads),
-            "--memory-limit",
-            str(group.memory_limit),
-            "--dashboard-address",
-            f":{WORKER_DASHBOARD_PORT}",
-            "--local-directory",
-            "/scratch",
-        ],
+        "args": worker_args(settings, group),
         "env": [{"name": "HOME", "value": "/tmp"}, *env_list(group.env)],
         "ports": [{"name": "dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
-        "resources": resources(group.cpus, group.memory),
+        "resources": _resources(group),
         "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
         "livenessProbe": http_probe("/health", "dashboard", initial_delay=15, period=20),
         "securityContext": container_security_context(),
@@ -80,7 +114,7 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
                     "serviceAccountName": SERVICE_ACCOUNT,
                     "automountServiceAccountToken": False,
                     "nodeSelector": pinned_to(group.pool),
-                    "tolerations": [worker_toleration()],
+                    "tolerations": _tolerations(group),
                     "securityContext": pod_security_context(),
                     "containers": [container],
                     "volumes": scratch_volumes("tmp", "scratch"),
