@@ -16,14 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
 from dkgen.errors import Problem, SettingsError
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
+from dkgen.schema_validator import Draft202012Validator, ValidationError
 from dkgen.settings import DEFAULT_GROUP, Settings, build_settings, resolve_gcs_mode
 
 
