@@ -375,6 +375,15 @@ def _check_access(merged: Merged) -> Iterator[Problem]:
                 severity="warning",
             )
             continue
+        if name == "scheduler":
+            yield Problem(
+                merged.origin((*base, "expose")),
+                format_path((*base, "expose")),
+                "whoever reaches the scheduler's port can run code on the cluster: Dask's "
+                "connections are not authenticated unless TLS is configured",
+                "prefer kubectl port-forward; expose it only to networks you trust",
+                severity="warning",
+            )
         if access["allow_whole_internet"]:
             if access["source_ranges"]:
                 yield Problem(
@@ -428,7 +437,8 @@ def _cidr_problems(
             origin,
             dotted,
             f"{text} is the whole internet",
-            "set allow_whole_internet: true instead if that is what you mean",
+            f"set {format_path((*path[:2], 'allow_whole_internet'))}: true instead, if that is "
+            "what you mean",
         )
 
 
@@ -461,10 +471,19 @@ def _plaintext_secret_key(merged: Merged, path: KeyPath) -> Problem:
 
 
 def _check_secrets(merged: Merged) -> Iterator[Problem]:
-    yield from _secret_values(merged, (), merged.data, None)
+    text_patches = []
     for path, body, as_text in patch_bodies(merged):
-        if as_text:  # no positions inside YAML text: point at the patch
+        if as_text:  # read as YAML; no positions inside the text: point at the patch
+            text_patches.append(path)
             yield from _secret_values(merged, path, body, merged.origin(path))
+    data = {
+        **merged.data,
+        "patches": [
+            {**entry, "patch": None} if ("patches", index, "patch") in text_patches else entry
+            for index, entry in enumerate(merged.data["patches"])
+        ],
+    }
+    yield from _secret_values(merged, (), data, None)
     token_secret = merged.data["jupyter"]["token_secret"]
     if looks_like_token(token_secret):
         yield Problem(
