@@ -13,6 +13,10 @@ null removes a field, lists of the kinds below merge element by element on
 their merge key (containers by ``name``, ports by ``containerPort``, ...),
 every other list is replaced; ``$patch: delete`` removes a map or a list
 element (or a whole object), ``$patch: replace`` replaces instead of merging.
+A merged list holds the patch's elements first, then the others, as
+kustomize orders it. One leniency: a strategic-merge patch without a target
+finds its object by kind and name; its namespace, if it has none, does not
+matter (kustomize would require ``dask``: every generated object is there).
 """
 
 from __future__ import annotations
@@ -256,27 +260,34 @@ def _merge_list(
     ]
     if merge_key is None or replace or not isinstance(original, list):
         return [_strip(item) for item in items if not _deletes(item)]
-    result = copy.deepcopy(original)
     if merge_key == "":
-        return result + [item for item in items if item not in result]
+        # Like keyed lists below: the patch's items first, then the rest.
+        return [*items, *(item for item in original if item not in items)]
     for item in items:
         if not isinstance(item, dict) or merge_key not in item:
             raise PatchError(f"a list element has no `{merge_key}`, which this list merges on")
-        position = next(
+    # kustomize's order: the patch's elements first, in the patch's order (merged
+    # into the original element with the same key, if any), then the original
+    # elements the patch does not mention, in their order.
+    patched_keys = [item[merge_key] for item in items]
+    result = []
+    for item in items:
+        if _deletes(item):
+            continue
+        existing = next(
             (
-                index
-                for index, existing in enumerate(result)
-                if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]
+                element
+                for element in original
+                if isinstance(element, dict) and element.get(merge_key) == item[merge_key]
             ),
             None,
         )
-        if _deletes(item):
-            if position is not None:
-                del result[position]
-        elif position is None:
-            result.append(_strip(item))
-        else:
-            result[position] = _merge(result[position], item, item_type)
+        result.append(_strip(item) if existing is None else _merge(existing, item, item_type))
+    result += [
+        copy.deepcopy(element)
+        for element in original
+        if not (isinstance(element, dict) and element.get(merge_key) in patched_keys)
+    ]
     return result
 
 
