@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import read_tree
 from tests.test_errors import write_inputs
@@ -147,3 +148,28 @@ def test_no_test_secret_in_any_output(
     for path, text in {**built, **golden}.items():
         for secret in secrets:
             assert secret not in text, f"{secret!r} found in {path}"
+
+
+def test_jupyter_server_reads_the_token_from_the_mounted_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The variable and path the Deployment sets are the ones jupyter_server reads."""
+    from jupyter_server.auth.identity import IdentityProvider
+
+    example = next(case for case in CASE_DIRS if case.name == "example")
+    deployment = yaml.safe_load((example / "expected" / "deployment-jupyter.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    assert "JUPYTER_TOKEN" not in env, "kernels inherit the server's environment"
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    (item,) = volume["secret"]["items"]
+    assert volume["secret"]["secretName"] == "jupyter-token" and mount["readOnly"] is True
+    assert env["JUPYTER_TOKEN_FILE"]["value"] == f"{mount['mountPath']}/{item['path']}"
+
+    token_file = tmp_path / item["path"]
+    token_file.write_text("t0k-from-secret")
+    monkeypatch.delenv("JUPYTER_TOKEN", raising=False)
+    monkeypatch.setenv("JUPYTER_TOKEN_FILE", str(token_file))
+    assert IdentityProvider().token == "t0k-from-secret"
