@@ -8,8 +8,8 @@ time and referenced by name. The rules (README "Secrets"):
 1. A setting dkgen does not know whose name says it holds a credential
    (``jupyter.token``, ``jupyter.password``, ``cluster.api_key``) is refused
    with that explanation rather than as a mere unknown key.
-2. An environment variable (in ``workers.env`` or added by a patch) whose
-   name says it holds a credential: a word ``PASSWORD``, ``PASSWD``,
+2. An environment variable (in ``workers.env`` or added by a patch), or a
+   key of ``dask_config``, whose name says it holds a credential: a word ``PASSWORD``, ``PASSWD``,
    ``PASSPHRASE``, ``SECRET``, ``TOKEN``, ``CREDENTIAL(S)`` or ``APIKEY``,
    or the pairs ``API KEY``, ``ACCESS KEY``, ``PRIVATE KEY``, ``SECRET KEY``
    (words split at ``_``, ``-``, ``.`` and camelCase). Its value may still

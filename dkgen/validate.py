@@ -501,8 +501,10 @@ def _secret_values(
         return redacted(fixed or merged.origin(at))
 
     if isinstance(node, dict):
-        # An environment variable: workers.env's NAME: value, or {name, value} in a patch.
-        pairs = list(node.items()) if path == ("workers", "env") else []
+        # An environment variable: workers.env's NAME: value, or {name, value} in a
+        # patch; or a key of Dask's configuration (dask-gateway's api_token).
+        keyed = path == ("workers", "env") or path[:1] == ("dask_config",)
+        pairs = list(node.items()) if keyed else []
         if isinstance(node.get("name"), str) and isinstance(node.get("value"), str):
             pairs.append((node["name"], node["value"]))
         for name, value in pairs:
@@ -511,7 +513,7 @@ def _secret_values(
                 and credential_name(name)
                 and not harmless_credential_value(value)
             ):
-                at = (*path, name) if path == ("workers", "env") else (*path, "value")
+                at = (*path, name) if keyed else (*path, "value")
                 yield Problem(
                     origin(at),
                     format_path(at),

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests import validators
 from tests.test_golden import CASE_DIRS
 
 EXPECTED = [case / "expected" for case in CASE_DIRS]
@@ -190,3 +192,26 @@ def test_digest_is_kept_when_given(tmp_path: Path, in_repo: Path, run_dkgen: Any
     assert result.exit_code == 0, result.stderr
     text = (tmp_path / "o" / "deployment-dask-worker-default.yaml").read_text()
     assert f"image: {image}\n" in text
+
+
+def test_teardown_deletes_load_balancers_before_the_cluster(tmp_path: Path) -> None:
+    """Forwarding rules outlive a deleted cluster and keep billing: Services go first."""
+    exposed = next(out for out in EXPECTED if out.parent.name == "access-exposed")
+    services = [obj for obj in objects(exposed) if obj["kind"] == "Service"]
+    assert any(service["spec"]["type"] == "LoadBalancer" for service in services)
+    # --dry-run only prints; PATH holds no tool, so nothing could run anyway.
+    proc = subprocess.run(
+        [validators.require_tool("bash"), str(exposed / "cluster.sh"), "delete", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(tmp_path)},
+        cwd=tmp_path,
+        check=True,
+    )
+    lines = proc.stdout.splitlines()
+    deletes_services = next(
+        i for i, line in enumerate(lines) if line.startswith("kubectl delete service")
+    )
+    deletes_cluster = next(i for i, line in enumerate(lines) if "clusters delete" in line)
+    assert deletes_services < deletes_cluster
+    assert "--wait=true" in lines[deletes_services]

@@ -67,6 +67,13 @@ REFUSED: list[tuple[str, str, list[str], str]] = [
         "MIIEv0x9f",
     ),
     (
+        "credential in the Dask configuration",
+        NAME + "dask_config:\n  gateway:\n    auth:\n      jupyterhub:\n"
+        "        api_token: tok-d00d-gateway\n",
+        [],
+        "tok-d00d-gateway",
+    ),
+    (
         "credential in a patch",
         NAME + "patches:\n  - target: {kind: Deployment, name: dask-worker-.*}\n    patch:\n"
         "      spec:\n        template:\n          spec:\n            containers:\n"
