@@ -50,6 +50,17 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
         return True
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Multi-line text (a ConfigMap's file) as a literal block a reviewer can
+    # read; PyYAML falls back to quoting where a block cannot hold the text.
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
+    )
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 @dataclass(frozen=True)
 class Build:
     """What one compile produced: the files, and what the checks had to say."""

@@ -17,9 +17,11 @@ schema documents:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dkgen.errors import Origin
 from dkgen.quantity import memory_limit_bytes
 
 DEFAULT_GROUP = "default"
@@ -140,6 +142,63 @@ class Jupyter:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """How one endpoint is reached from outside the cluster (``access.<name>``)."""
+
+    name: str
+    load_balancer: bool
+    source_ranges: tuple[str, ...]
+    whole_internet: bool
+
+    @property
+    def allowed_ranges(self) -> tuple[str, ...]:
+        """The CIDR ranges that may connect through the load balancer."""
+        return ("0.0.0.0/0",) if self.whole_internet else self.source_ranges
+
+
+@dataclass(frozen=True)
+class Access:
+    scheduler: Exposure
+    dashboard: Exposure
+    jupyter: Exposure
+
+
+@dataclass(frozen=True)
+class PatchTarget:
+    """kustomize's patch selector; each field an anchored regular expression,
+    the two selectors Kubernetes label-selector syntax."""
+
+    group: str | None = None
+    version: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    label_selector: str | None = None
+    annotation_selector: str | None = None
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One entry of ``patches``: where it was written, what it selects, what it does."""
+
+    index: int
+    origin: Origin
+    target: PatchTarget | None
+    kind: Literal["strategic-merge", "json6902"]
+    # A mapping (strategic merge) or a list of operations (JSON 6902), as parsed.
+    body: Any
+
+    @property
+    def label(self) -> str:
+        return f"patches[{self.index}]"
+
+
+def _no_access() -> Access:
+    closed = Exposure("", load_balancer=False, source_ranges=(), whole_internet=False)
+    return Access(closed, closed, closed)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a renderer may read."""
 
@@ -149,6 +208,10 @@ class Settings:
     workers: tuple[WorkerGroup, ...]
     jupyter: Jupyter
     gcs: GcsAccess
+    access: Access = field(default_factory=_no_access)
+    # Dask's own configuration tree, free-form (Dask defines it, not dkgen).
+    dask_config: dict[str, Any] = field(default_factory=dict)
+    patches: tuple[Patch, ...] = ()
 
 
 def managed_service_account(cluster_name: str, project: str) -> str:
@@ -206,8 +269,21 @@ def worker_group(
     )
 
 
-def build_settings(tree: dict[str, Any]) -> Settings:
-    """Shape a schema-valid settings tree into :class:`Settings`."""
+def _exposure(name: str, tree: dict[str, Any]) -> Exposure:
+    return Exposure(
+        name=name,
+        load_balancer=tree["expose"] == "load_balancer",
+        source_ranges=tuple(tree["source_ranges"]),
+        whole_internet=tree["allow_whole_internet"],
+    )
+
+
+def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Settings:
+    """Shape a schema-valid settings tree into :class:`Settings`.
+
+    ``patches`` arrive parsed (``dkgen.patches``), because parsing them can
+    fail with positions, which belongs to validation.
+    """
     cluster = tree["cluster"]
     core = cluster["core_pool"]
     core_pool = NodePool(
@@ -274,4 +350,11 @@ def build_settings(tree: dict[str, Any]) -> Settings:
                 Bucket(name=b["name"], role=BUCKET_ROLES[b["access"]]) for b in gcs["buckets"]
             ),
         ),
+        access=Access(
+            scheduler=_exposure("scheduler", tree["access"]["scheduler"]),
+            dashboard=_exposure("dashboard", tree["access"]["dashboard"]),
+            jupyter=_exposure("jupyter", tree["access"]["jupyter"]),
+        ),
+        dask_config=tree["dask_config"],
+        patches=tuple(patches),
     )

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import difflib
 import functools
+import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dkgen.errors import Problem, SettingsError
+from dkgen.errors import Origin, Problem, SettingsError
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
+from dkgen.patches import parse_patches, patch_bodies
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
 from dkgen.schema_validator import Draft202012Validator, ValidationError
+from dkgen.secrets import (
+    credential_name,
+    harmless_credential_value,
+    looks_like_token,
+    redacted,
+    secret_shape,
+)
 from dkgen.settings import DEFAULT_GROUP, Settings, build_settings, resolve_gcs_mode
 
 
@@ -54,7 +63,8 @@ def validate(merged: Merged) -> Validated:
     if errors:
         raise SettingsError(errors)
     warnings = sorted((p for p in problems if p.severity == "warning"), key=Problem.sort_key)
-    return Validated(settings=build_settings(merged.data), warnings=tuple(warnings))
+    patches, _ = parse_patches(merged)
+    return Validated(settings=build_settings(merged.data, patches), warnings=tuple(warnings))
 
 
 def _schema_errors(data: dict[str, Any]) -> Iterator[ValidationError]:
@@ -212,6 +222,9 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             if key in allowed:
                 continue
             child = (*path, key)
+            if credential_name(key):
+                problems.append(_plaintext_secret_key(merged, child))
+                continue
             problems.append(
                 Problem(
                     merged.key_origin(child),
@@ -464,6 +477,194 @@ def _check_images(merged: Merged) -> Iterator[Problem]:
             )
 
 
+# ---------------------------------------------------------------- access
+
+_WHOLE_INTERNET_PREFIX = 0
+
+
+def _check_access(merged: Merged) -> Iterator[Problem]:
+    for name, access in merged.data["access"].items():
+        base = ("access", name)
+        ranges_path = (*base, "source_ranges")
+        for index, text in enumerate(access["source_ranges"]):
+            yield from _cidr_problems(merged, (*ranges_path, index), text, access)
+        if access["expose"] != "load_balancer":
+            continue
+        if name == "jupyter" and not merged.data["jupyter"]["enabled"]:
+            yield Problem(
+                merged.origin((*base, "expose")),
+                format_path((*base, "expose")),
+                "has no effect: jupyter.enabled is false",
+                severity="warning",
+            )
+            continue
+        if name == "scheduler":
+            yield Problem(
+                merged.origin((*base, "expose")),
+                format_path((*base, "expose")),
+                "whoever reaches the scheduler's port can run code on the cluster: Dask's "
+                "connections are not authenticated unless TLS is configured",
+                "prefer kubectl port-forward; expose it only to networks you trust",
+                severity="warning",
+            )
+        if access["allow_whole_internet"]:
+            if access["source_ranges"]:
+                yield Problem(
+                    merged.origin(ranges_path),
+                    format_path(ranges_path),
+                    "source ranges and allow_whole_internet: true contradict each other",
+                    f"remove one: keep the ranges, or drop {format_path(ranges_path)}",
+                )
+            yield Problem(
+                merged.origin((*base, "allow_whole_internet")),
+                format_path((*base, "allow_whole_internet")),
+                f"{name} is exposed to the whole internet (0.0.0.0/0) through a load balancer",
+                f"list the networks that need it in {format_path(ranges_path)} instead",
+                severity="warning",
+            )
+        elif not access["source_ranges"]:
+            yield Problem(
+                merged.origin((*base, "expose")),
+                format_path((*base, "expose")),
+                "a load balancer needs source ranges: without them it is open to the whole "
+                "internet",
+                f"add {format_path(ranges_path)}: [203.0.113.0/24] (the networks that may "
+                f"connect), or set {format_path((*base, 'allow_whole_internet'))}: true to "
+                "mean everyone",
+            )
+
+
+def _cidr_problems(
+    merged: Merged, path: KeyPath, text: str, access: dict[str, Any]
+) -> Iterator[Problem]:
+    origin, dotted = merged.origin(path), format_path(path)
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text!r} is not a CIDR range",
+            "write an address and a prefix length, such as 203.0.113.0/24",
+        )
+        return
+    if str(network) != text:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text!r} has host bits set after the /{network.prefixlen}",
+            f"write {network}",
+        )
+    elif network.prefixlen == _WHOLE_INTERNET_PREFIX and not access["allow_whole_internet"]:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text} is the whole internet",
+            f"set {format_path((*path[:2], 'allow_whole_internet'))}: true instead, if that is "
+            "what you mean",
+        )
+
+
+# ---------------------------------------------------------------- secrets
+
+_SECRET_HINT = (
+    "keep it in a Kubernetes Secret created at apply time (kubectl create secret generic NAME "
+    "--from-file=KEY=/dev/stdin) and reference it by name with a patch: "
+    'valueFrom: {secretKeyRef: {name: NAME, key: KEY}} (README "Secrets")'
+)
+
+
+def _plaintext_secret_key(merged: Merged, path: KeyPath) -> Problem:
+    """An unknown key whose name says it holds a credential (``jupyter.token``)."""
+    hint = _SECRET_HINT
+    if path[0] == "jupyter":
+        namespace = merged.data.get("namespace", "dask")
+        secret = (merged.data.get("jupyter") or {}).get("token_secret", "jupyter-token")
+        hint = (
+            "Jupyter reads its token from the Secret named by jupyter.token_secret; create it at "
+            f"apply time: kubectl --namespace {namespace} create secret generic {secret} "
+            "--from-file=token=/dev/stdin"
+        )
+    return Problem(
+        redacted(merged.key_origin(path)),
+        format_path(path),
+        "a secret does not belong in settings: dkgen would write it into the output",
+        hint,
+    )
+
+
+def _check_secrets(merged: Merged) -> Iterator[Problem]:
+    text_patches = []
+    for path, body, as_text in patch_bodies(merged):
+        if as_text:  # read as YAML; no positions inside the text: point at the patch
+            text_patches.append(path)
+            yield from _secret_values(merged, path, body, merged.origin(path))
+    data = {
+        **merged.data,
+        "patches": [
+            {**entry, "patch": None} if ("patches", index, "patch") in text_patches else entry
+            for index, entry in enumerate(merged.data["patches"])
+        ],
+    }
+    yield from _secret_values(merged, (), data, None)
+    token_secret = merged.data["jupyter"]["token_secret"]
+    if looks_like_token(token_secret):
+        yield Problem(
+            redacted(merged.origin(("jupyter", "token_secret"))),
+            "jupyter.token_secret",
+            "looks like a token itself; this setting is the *name* of the Secret that holds it",
+            "name the Secret (e.g. jupyter-token) and put the token into it at apply time",
+        )
+
+
+def _secret_values(
+    merged: Merged, path: KeyPath, node: Any, fixed: Origin | None
+) -> Iterator[Problem]:
+    def origin(at: KeyPath) -> Origin:
+        return redacted(fixed or merged.origin(at))
+
+    if isinstance(node, dict):
+        # An environment variable: workers.env's NAME: value, or {name, value} in a
+        # patch; or a key of Dask's configuration (dask-gateway's api_token).
+        keyed = path == ("workers", "env") or path[:1] == ("dask_config",)
+        pairs = list(node.items()) if keyed else []
+        if isinstance(node.get("name"), str) and isinstance(node.get("value"), str):
+            pairs.append((node["name"], node["value"]))
+        for name, value in pairs:
+            if (
+                isinstance(value, str)
+                and credential_name(name)
+                and not harmless_credential_value(value)
+            ):
+                at = (*path, name) if keyed else (*path, "value")
+                yield Problem(
+                    origin(at),
+                    format_path(at),
+                    f"{name} names a credential; its value would be written into the "
+                    "output in plain text",
+                    _SECRET_HINT,
+                )
+        for key, value in node.items():
+            yield from _secret_values(merged, (*path, key), value, fixed)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _secret_values(merged, (*path, index), item, fixed)
+    elif isinstance(node, str):
+        shape = secret_shape(node)
+        if shape:
+            yield Problem(
+                origin(path),
+                format_path(path),
+                f"the value looks like {shape}; it would be written into the output in plain text",
+                _SECRET_HINT,
+            )
+
+
+def _check_patches(merged: Merged) -> Iterator[Problem]:
+    _, problems = parse_patches(merged)
+    yield from problems
+
+
 SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     _check_group_names,
     _check_location,
@@ -473,6 +674,9 @@ SEMANTIC_CHECKS: tuple[SemanticCheck, ...] = (
     _check_ports,
     _check_images,
     _check_gcs,
+    _check_access,
+    _check_secrets,
+    _check_patches,
 )
 
 

@@ -52,9 +52,10 @@ def test_rebuild_keeps_user_files_and_removes_stale_generated(
     assert (out / "deployment-jupyter.yaml").exists()
     result = run_dkgen("build", "s.yaml", "-s", "jupyter.enabled=false", "-o", "out")
     assert result.exit_code == 0, result.stderr
-    assert "removed 2 it no longer generates, kept 2 it did not generate" in result.stdout
+    assert "removed 3 it no longer generates, kept 2 it did not generate" in result.stdout
     assert not (out / "deployment-jupyter.yaml").exists()
     assert not (out / "service-jupyter.yaml").exists()
+    assert not (out / "networkpolicy-jupyter.yaml").exists()
     assert (out / ".gitkeep").read_text() == ""
     assert (out / "patches" / "extra.yaml").read_text() == "kind: x\n"
     assert "service-jupyter.yaml" not in (out / "kustomization.yaml").read_text()

@@ -2,18 +2,28 @@
 
 Each component is one small module with one function of :class:`Settings`
 that returns plain data; :data:`COMPONENTS` lists them in output order. A new
-component is one new module and one line here. The assembly renderers
-(kustomization, cluster script, reviewer README) run after the components,
-because they describe what the components produced.
+component is one new module and one line here. :func:`render_objects` then
+finishes the objects in three steps that apply to all of them: every
+namespaced object gets the namespace, the user's patches apply
+(:mod:`dkgen.render.patches`), and pod templates get the hash of the
+ConfigMaps they read (:mod:`dkgen.render.rollout`). The assembly renderers
+(kustomization, cluster script, reviewer README) run after that, because they
+describe what the components produced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from dkgen.render.common import KubeObject
+from dkgen.render.common import KubeObject, in_namespace
+from dkgen.render.daskconfig import render_dask_config
 from dkgen.render.jupyter import render_jupyter
+from dkgen.render.loadbalancers import render_load_balancers
 from dkgen.render.namespace import render_namespace
+from dkgen.render.networkpolicy import render_network_policies
+from dkgen.render.patches import apply_patches
+from dkgen.render.poddisruptionbudget import render_pod_disruption_budgets
+from dkgen.render.rollout import stamp_config_hashes
 from dkgen.render.scheduler import render_scheduler
 from dkgen.render.serviceaccount import render_serviceaccount
 from dkgen.render.workers import render_workers
@@ -24,12 +34,24 @@ ComponentRenderer = Callable[[Settings], list[KubeObject]]
 COMPONENTS: tuple[ComponentRenderer, ...] = (
     render_namespace,
     render_serviceaccount,
+    render_dask_config,
     render_scheduler,
     render_workers,
     render_jupyter,
+    render_load_balancers,
+    render_network_policies,
+    render_pod_disruption_budgets,
 )
+
+# The only cluster-scoped kind dkgen generates.
+_CLUSTER_SCOPED = frozenset({"Namespace"})
 
 
 def render_objects(settings: Settings) -> list[KubeObject]:
-    """Every Kubernetes object of the deployment, in registry order."""
-    return [obj for component in COMPONENTS for obj in component(settings)]
+    """Every Kubernetes object of the deployment, in registry order, patched."""
+    objects = [
+        obj if obj["kind"] in _CLUSTER_SCOPED else in_namespace(obj, settings.namespace)
+        for component in COMPONENTS
+        for obj in component(settings)
+    ]
+    return stamp_config_hashes(apply_patches(objects, settings.patches))

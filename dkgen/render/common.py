@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dkgen.quantity import cpu_quantity
-from dkgen.settings import NodePool
+from dkgen.settings import NodePool, Settings
 
 KubeObject = dict[str, Any]
 
@@ -20,14 +20,35 @@ NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
 SERVICE_ACCOUNT = "dask"
 SCHEDULER_SERVICE = "dask-scheduler"
 
-# The Dask images run as root unless told otherwise; 1000 is the unprivileged
-# user the dask-notebook image already uses, so one identity serves all pods.
-RUN_AS_USER = 1000
+# The Dask images run as root unless told otherwise. A UID above 10000 owns
+# nothing on the node (on GKE's Container-Optimized OS, UID 1000 is the
+# `chronos` user), so a container that escaped would gain no host user's
+# files; nothing in the images needs a named user: HOME, /tmp and the
+# scratch space are emptyDir volumes that fsGroup makes writable.
+RUN_AS_USER = 10001
+
+# Dask reads YAML from the directory in DASK_CONFIG last, so it wins over the
+# images' own /etc/dask and site-prefix files (DASK_* variables still win).
+DASK_CONFIG_MAP = "dask-config"
+DASK_CONFIG_DIR = "/etc/dkgen/dask"
+DASK_CONFIG_FILE = "dask.yaml"
 
 
 def object_file_name(obj: KubeObject) -> str:
     """Stable file name: ``<kind>-<name>.yaml`` (one object per file)."""
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def in_namespace(obj: KubeObject, namespace: str) -> KubeObject:
+    """``obj`` with ``metadata.namespace`` set right after its name.
+
+    kustomize sets it too, but a namespace written into every file keeps
+    ``kubectl apply -f`` of one file, and scanners that read files, right.
+    """
+    metadata = obj["metadata"]
+    placed = {"name": metadata["name"], "namespace": namespace}
+    placed.update((k, v) for k, v in metadata.items() if k not in placed)
+    return {**obj, "metadata": placed}
 
 
 def selector_labels(component: str) -> dict[str, str]:
@@ -75,6 +96,25 @@ def pinned_to(pool: NodePool) -> dict[str, str]:
 def scratch_volumes(*names: str) -> list[dict[str, Any]]:
     """emptyDir volumes for the paths a read-only root filesystem still needs."""
     return [{"name": name, "emptyDir": {}} for name in names]
+
+
+def dask_config_env(settings: Settings) -> list[dict[str, Any]]:
+    """Where Dask finds the shared configuration, when there is one."""
+    if not settings.dask_config:
+        return []
+    return [{"name": "DASK_CONFIG", "value": DASK_CONFIG_DIR}]
+
+
+def dask_config_mounts(settings: Settings) -> list[dict[str, Any]]:
+    if not settings.dask_config:
+        return []
+    return [{"name": "dask-config", "mountPath": DASK_CONFIG_DIR, "readOnly": True}]
+
+
+def dask_config_volumes(settings: Settings) -> list[dict[str, Any]]:
+    if not settings.dask_config:
+        return []
+    return [{"name": "dask-config", "configMap": {"name": DASK_CONFIG_MAP}}]
 
 
 def env_list(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -1,9 +1,13 @@
 """Jupyter: a Deployment on the core pool and its ClusterIP Service.
 
 The token comes from a Secret the user creates at apply time (the build never
-sees its value); jupyter_server reads it from ``JUPYTER_TOKEN``. The
-notebook finds the cluster through ``DASK_SCHEDULER_ADDRESS``, which
-``distributed.Client()`` reads when called with no address.
+sees its value), mounted as a file that jupyter_server reads through
+``JUPYTER_TOKEN_FILE``. A file rather than ``JUPYTER_TOKEN``: every kernel
+inherits the server's environment, so an environment variable would put the
+token into each notebook's ``os.environ`` (and into any ``!env`` output
+saved with a notebook). The notebook finds the cluster through
+``DASK_SCHEDULER_ADDRESS``, which ``distributed.Client()`` reads when called
+with no address.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dkgen.render.common import (
     SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
+    dask_config_env,
+    dask_config_mounts,
+    dask_config_volumes,
     http_probe,
     metadata,
     pinned_to,
@@ -27,7 +34,10 @@ from dkgen.settings import Settings
 
 COMPONENT = "jupyter"
 TOKEN_KEY = "token"
+TOKEN_DIR = "/etc/jupyter-token"
 HOME = "/home/jovyan"
+# Owner (root) and group (the pod's fsGroup) may read the token; nobody writes.
+TOKEN_FILE_MODE = 0o440
 
 
 def render_jupyter(settings: Settings) -> list[KubeObject]:
@@ -47,15 +57,13 @@ def render_jupyter(settings: Settings) -> list[KubeObject]:
             f"--ServerApp.root_dir={HOME}",
         ],
         "env": [
-            {
-                "name": "JUPYTER_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": jupyter.token_secret, "key": TOKEN_KEY}},
-            },
+            {"name": "JUPYTER_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_KEY}"},
             {
                 "name": "DASK_SCHEDULER_ADDRESS",
                 "value": scheduler_address(settings.scheduler.tcp_port),
             },
             {"name": "HOME", "value": HOME},
+            *dask_config_env(settings),
         ],
         "ports": [{"name": "http", "containerPort": jupyter.port, "protocol": "TCP"}],
         "resources": resources(jupyter.cpus, jupyter.memory),
@@ -65,6 +73,8 @@ def render_jupyter(settings: Settings) -> list[KubeObject]:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "home", "mountPath": HOME},
+            {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
+            *dask_config_mounts(settings),
         ],
     }
     deployment: KubeObject = {
@@ -83,7 +93,18 @@ def render_jupyter(settings: Settings) -> list[KubeObject]:
                     "nodeSelector": pinned_to(settings.cluster.core_pool),
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": scratch_volumes("tmp", "home"),
+                    "volumes": [
+                        *scratch_volumes("tmp", "home"),
+                        {
+                            "name": "token",
+                            "secret": {
+                                "secretName": jupyter.token_secret,
+                                "items": [{"key": TOKEN_KEY, "path": TOKEN_KEY}],
+                                "defaultMode": TOKEN_FILE_MODE,
+                            },
+                        },
+                        *dask_config_volumes(settings),
+                    ],
                 },
             },
         },

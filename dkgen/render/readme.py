@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dkgen import __version__
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
+from dkgen.render.loadbalancers import exposed_endpoints, external_service_name
 from dkgen.settings import Settings
 
 
@@ -50,8 +51,7 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "",
         "## Reach the cluster",
         "",
-        "Every Service is ClusterIP: nothing is exposed outside the cluster. Forward ports:",
-        "",
+        *_exposure_lines(settings),
         "```sh",
         f"kubectl --namespace {ns} port-forward service/{SCHEDULER_SERVICE} "
         f"{scheduler.dashboard_port}:{scheduler.dashboard_port}"
@@ -78,3 +78,27 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "",
     ]
     return "\n".join(lines)
+
+
+def _exposure_lines(settings: Settings) -> list[str]:
+    exposed = exposed_endpoints(settings)
+    if not exposed:
+        return [
+            "Every Service is ClusterIP: nothing is exposed outside the cluster. Forward ports:",
+            "",
+        ]
+    lines = ["Exposed outside the cluster through load balancers (`access` settings):", ""]
+    for exposure, _, port_name, port in exposed:
+        who = (
+            "**the whole internet**"
+            if exposure.whole_internet
+            else ", ".join(f"`{cidr}`" for cidr in exposure.source_ranges)
+        )
+        lines.append(
+            f"- {exposure.name} (port {port}, `{port_name}`): open to {who}; its address: "
+            f"`kubectl --namespace {settings.namespace} get service "
+            f"{external_service_name(exposure)} "
+            "-o jsonpath='{.status.loadBalancer.ingress[0].ip}'`"
+        )
+    lines += ["", "Everything else is ClusterIP. Forward ports:", ""]
+    return lines

@@ -11,6 +11,9 @@ from dkgen.render.common import (
     SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
+    dask_config_env,
+    dask_config_mounts,
+    dask_config_volumes,
     http_probe,
     metadata,
     pinned_to,
@@ -38,7 +41,7 @@ def render_scheduler(settings: Settings) -> list[KubeObject]:
             "--dashboard-address",
             f":{scheduler.dashboard_port}",
         ],
-        "env": [{"name": "HOME", "value": "/tmp"}],
+        "env": [{"name": "HOME", "value": "/tmp"}, *dask_config_env(settings)],
         "ports": [
             {"name": "comm", "containerPort": scheduler.tcp_port, "protocol": "TCP"},
             {"name": "dashboard", "containerPort": scheduler.dashboard_port, "protocol": "TCP"},
@@ -47,7 +50,7 @@ def render_scheduler(settings: Settings) -> list[KubeObject]:
         "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
         "livenessProbe": http_probe("/health", "dashboard", initial_delay=15, period=20),
         "securityContext": container_security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *dask_config_mounts(settings)],
     }
     deployment: KubeObject = {
         "apiVersion": "apps/v1",
@@ -66,7 +69,7 @@ def render_scheduler(settings: Settings) -> list[KubeObject]:
                     "nodeSelector": pinned_to(settings.cluster.core_pool),
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": scratch_volumes("tmp"),
+                    "volumes": [*scratch_volumes("tmp"), *dask_config_volumes(settings)],
                 },
             },
         },

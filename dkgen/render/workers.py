@@ -17,6 +17,9 @@ from dkgen.render.common import (
     SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
+    dask_config_env,
+    dask_config_mounts,
+    dask_config_volumes,
     env_list,
     http_probe,
     pinned_to,
@@ -90,7 +93,11 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
         "name": COMPONENT,
         "image": group.image,
         "args": worker_args(settings, group),
-        "env": [{"name": "HOME", "value": "/tmp"}, *env_list(group.env)],
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            *dask_config_env(settings),
+            *env_list(group.env),
+        ],
         "ports": [{"name": "dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
         "resources": _resources(group),
         "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
@@ -99,6 +106,7 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "scratch", "mountPath": "/scratch"},
+            *dask_config_mounts(settings),
         ],
     }
     return {
@@ -117,7 +125,7 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
                     "tolerations": _tolerations(group),
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": scratch_volumes("tmp", "scratch"),
+                    "volumes": [*scratch_volumes("tmp", "scratch"), *dask_config_volumes(settings)],
                 },
             },
         },
