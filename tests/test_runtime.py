@@ -393,6 +393,21 @@ def jupyter(
 # ------------------------------------------------------------------- tests
 
 
+@pytest.mark.parametrize(
+    ("text", "expanded"),
+    [
+        ("$(HOME)/x", "/tmp/x"),  # a defined variable
+        ("$(NOT_SET)", "$(NOT_SET)"),  # unknown references stay as written
+        ("$$(HOME)", "$(HOME)"),  # $$ escapes
+        ("a$$b", "a$b"),
+        ("$HOME", "$HOME"),  # only the $(...) form is Kubernetes' syntax
+    ],
+)
+def test_kubernetes_variable_expansion(text: str, expanded: str) -> None:
+    """The emulation of ``$(VAR)`` behaves as the kubelet's does."""
+    assert expand(text, {"HOME": "/tmp"}) == expanded
+
+
 def test_services_forward_to_the_same_port_they_listen_on(build: Build) -> None:
     """Substitution 1 keeps the port as written; that is faithful only if
     every Service port equals the container port it targets."""
