@@ -70,7 +70,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -154,9 +154,6 @@ class LocalPod:
     # (probe kind, URL, headers) for every HTTP probe of the container
     probes: list[tuple[str, str, dict[str, str]]]
 
-    def probe_urls(self, kind: str) -> list[str]:
-        return [url for probe_kind, url, _ in self.probes if probe_kind == kind]
-
     def ready(self) -> bool:
         readiness = [p for p in self.probes if p[0] == "readinessProbe"]
         return all(http_status(url, headers) == 200 for _, url, headers in readiness)
@@ -177,6 +174,8 @@ class Build:
     out: Path
     objects: list[dict[str, Any]]
     overrides: dict[str, Any]
+    # Loopback ports handed to replicas that may not have bound them yet.
+    promised_ports: set[int] = field(default_factory=set)
 
     def setting(self, key: str) -> Any:
         """A setting as the layers give it: override, then the example, then the defaults."""
@@ -239,7 +238,9 @@ class Build:
             ref = entry.get("valueFrom", {}).get("secretKeyRef")
             assert ref, f"{name}: cannot emulate env entry {entry}"
             env[entry["name"]] = self.secret(ref["name"], ref["key"])
-        argv = [expand(arg, env) for arg in (*container.get("command", []), *container["args"])]
+        argv = [
+            expand(arg, env) for arg in (*container.get("command", []), *container.get("args", []))
+        ]
 
         # Substitution 1 and the mount paths, in one pass so that a replaced
         # directory (itself under /tmp) is never rewritten again.
@@ -266,7 +267,8 @@ class Build:
             number = port["containerPort"]
             here = number
             if number not in self.settings_ports():
-                (here,) = free_ports(1, exclude=self.settings_ports())
+                (here,) = free_ports(1, exclude=self.settings_ports() | self.promised_ports)
+                self.promised_ports.add(here)
                 uses = [i for i, arg in enumerate(argv) if arg == f":{number}"]
                 assert len(uses) == 1, f"{name}: port {number} must be set by one ':{number}' arg"
                 argv[uses[0]] = f":{here}"
