@@ -78,7 +78,7 @@ def plan_notes(out_dir: Path, plan: OutputPlan) -> list[str]:
             )
         elif change.kind == "changed" and change.current_mode & 0o100 != change.new_mode & 0o100:
             notes.append(f"{path}: mode {change.current_mode:o}, would be {change.new_mode:o}")
-    if not plan.changes and not plan.manifest_current:
+    if not plan.changes and not plan.unowned and not plan.manifest_current:
         notes.append(f"{out_label}/{MANIFEST}: out of date (a build rewrites it)")
     return notes
 

@@ -144,7 +144,7 @@ def check_target(out_dir: Path) -> Path:
     resolved = out_dir.resolve()
     reason = _refusal(out_dir, resolved)
     if reason is not None:
-        via = f" ({out_dir} points there)" if resolved != out_dir.absolute() else ""
+        via = f" ({out_dir} points there)" if resolved != Path(os.path.abspath(out_dir)) else ""
         raise OutputError.single(
             Origin(str(out_dir)),
             f"refusing to write into {reason}{via}: a build replaces the whole directory",
