@@ -78,8 +78,8 @@ def each_option(func: F) -> F:
     return click.option(
         "--each",
         is_flag=True,
-        help="Fleet: every SETTINGS file is its own cluster, built into "
-        "OUTPUT/<cluster.name>/; --overlay and -s layers apply to all of them.",
+        help="Fleet: every SETTINGS file (a directory: each *.yaml in it) is its own "
+        "cluster, built into OUTPUT/<cluster.name>/; --overlay and -s apply to all.",
     )(func)
 
 

@@ -97,6 +97,23 @@ def _duplicate(member: Member, first: Member, out_root: Path) -> Problem:
     )
 
 
+def expand_settings(settings_files: Sequence[Path], problems: list[Problem]) -> list[Path]:
+    """A directory stands for its ``*.yaml`` and ``*.yml`` files, sorted (so a
+    fleet can be named where no shell expands ``*``, as in a pre-commit hook)."""
+    paths: list[Path] = []
+    for path in settings_files:
+        if not path.is_dir():
+            paths.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not found:
+            problems.append(
+                Problem(Origin(display_path(path)), "", "is a directory without *.yaml files")
+            )
+        paths.extend(found)
+    return paths
+
+
 def load_fleet(
     settings_files: Sequence[Path],
     overlays: Sequence[str],
@@ -110,12 +127,16 @@ def load_fleet(
             "needs at least one settings file (one per cluster)",
             hint="dkgen build clusters/*.yaml -o out/ --each",
         )
-    # Shared layers are read once; a problem in them is reported once.
-    shared, parsed = load_inputs((), overlays, overrides)
     problems: list[Problem] = []
+    paths = expand_settings(settings_files, problems)
+    # Shared layers are read once; a problem in them is reported once.
+    try:
+        shared, parsed = load_inputs((), overlays, overrides)
+    except DkgenError as err:
+        raise DkgenError([*problems, *err.problems]) from None
     members: list[Member] = []
     by_name: dict[str, Member] = {}
-    for path in settings_files:
+    for path in paths:
         source = display_path(path)
         try:
             layer = load_layer(path, source)

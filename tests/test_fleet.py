@@ -198,3 +198,17 @@ def test_one_parse_of_schema_defaults_and_overlays_per_fleet(
     assert events == [f"render {n}" for n in names] + [
         e for n in names for e in (f"render {n}", f"write {n}")
     ]
+
+
+def test_a_directory_stands_for_its_yaml_files(repo: Path, run_dkgen: Any) -> None:
+    """Where no shell expands ``*`` (a pre-commit hook's args), name the folder."""
+    (repo / "clusters" / "README.txt").write_text("not settings\n")
+    (repo / "empty").mkdir()
+    result = run_dkgen("build", "clusters", "-o", "out", "--each", *SHARED)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (repo / "out").iterdir()) == ["alpha", "beta", "gamma"]
+    assert run_dkgen("check", *fleet_args()).exit_code == 0
+    result = run_dkgen("check", "empty", "-o", "out", "--each", "--overlay", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("--overlay nope: error: no shipped overlay named 'nope'\n")
+    assert "empty: error: is a directory without *.yaml files\n" in result.stderr
