@@ -354,12 +354,23 @@ def conflict_problems(out_dir: Path, plan: OutputPlan) -> list[Problem]:
 def clean_leftovers(parent: Path, name: str) -> None:
     """Remove what a killed build left beside ``name``; restore a retired
     directory if the kill came between the two renames of the fallback swap."""
-    retired = sorted(parent.glob(f"{_RETIRED}{name}-*"))
+    retired = _leftovers(parent, _RETIRED, name)
     target = parent / name
     if retired and not target.exists():
         os.rename(retired.pop(), target)
-    for leftover in (*retired, *parent.glob(f"{_STAGING}{name}-*")):
+    for leftover in (*retired, *_leftovers(parent, _STAGING, name)):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _leftovers(parent: Path, prefix: str, name: str) -> list[Path]:
+    """``<prefix><name>-<pid>`` siblings, oldest process id first; exactly
+    ``name``'s, not those of ``name-eu`` beside it."""
+    found = []
+    for path in parent.glob(f"{prefix}{name}-*"):
+        pid = path.name.removeprefix(f"{prefix}{name}-")
+        if pid.isdigit():
+            found.append((int(pid), path))
+    return [path for _, path in sorted(found)]
 
 
 def is_leftover(name: str) -> bool:

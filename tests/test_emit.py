@@ -358,3 +358,15 @@ def test_fallback_swap_without_renameat2(
     assert (workdir / "out" / "NOTES.md").read_text() == "mine\n"
     assert "replicas: 3" in (workdir / "out" / "deployment-dask-worker-default.yaml").read_text()
     assert not list(workdir.glob(".dkgen-*"))
+
+
+def test_leftovers_of_a_similarly_named_directory_are_not_taken(
+    workdir: Path, run_dkgen: Any
+) -> None:
+    """``out-eu``'s retired copy is not ``out``'s, though both start with ``out-``."""
+    retired = workdir / ".dkgen-retired-out-eu-4242"
+    retired.mkdir()
+    (retired / "NOTES.md").write_text("out-eu's\n")
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    assert not (workdir / "out" / "NOTES.md").exists()
+    assert (retired / "NOTES.md").exists()
