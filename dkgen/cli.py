@@ -177,8 +177,8 @@ def build_fleet(
 
     fleet = load_fleet(settings_files, overlays, overrides, out_root)
     report(fleet.warnings)
-    fleet_conflicts(fleet, force=force)
-    for member, emitted in write_fleet(fleet, force=force):
+    current = fleet_conflicts(fleet, force=force)
+    for member, emitted in write_fleet(fleet, force=force, current=current):
         click.echo(emit_summary(member.out_dir, emitted))
     for path in stale_clusters(fleet):
         click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)

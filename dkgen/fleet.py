@@ -26,7 +26,7 @@ cluster it describes gets torn down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,8 @@ from dkgen.emit import (
     OutputPlan,
     check_fleet_root,
     check_target,
+    conflict_problems,
     list_output_dirs,
-    plan_conflicts,
     plan_output,
     write_output,
 )
@@ -159,26 +159,42 @@ def render(member: Member) -> dict[str, str]:
     return render_files(member.checked.settings, member.checked.inputs)
 
 
-def fleet_conflicts(fleet: Fleet, *, force: bool) -> None:
+def fleet_conflicts(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
     """Raise one OutputError naming everything that stops any cluster from
-    being written, before a single one is."""
+    being written, before a single one is. Returns the clusters whose
+    directory is already current (name -> its files), which need no write."""
     check_fleet_root(fleet.out_root)
     problems: list[Problem] = []
+    current: dict[str, tuple[str, ...]] = {}
     for member in fleet.members:
         try:
             target = check_target(member.out_dir)
-            problems.extend(
-                plan_conflicts(target, render(member), member.checked.inputs, force=force)
-            )
+            files = render(member)
+            if force:
+                continue
+            plan = plan_output(target, files, member.checked.inputs)
+            problems.extend(conflict_problems(target, plan))
+            if plan.up_to_date:
+                current[member.name] = tuple(sorted(files))
         except OutputError as err:
             problems.extend(err.problems)
     if problems:
         raise OutputError(problems)
+    return current
 
 
-def write_fleet(fleet: Fleet, *, force: bool) -> Iterator[tuple[Member, EmitReport]]:
-    """Write cluster after cluster (call :func:`fleet_conflicts` first)."""
+def write_fleet(
+    fleet: Fleet, *, force: bool, current: Mapping[str, tuple[str, ...]] | None = None
+) -> Iterator[tuple[Member, EmitReport]]:
+    """Write cluster after cluster (call :func:`fleet_conflicts` first, and
+    pass what it returned to skip rendering the clusters that are current)."""
     for member in fleet.members:
+        if current and member.name in current:
+            yield (
+                member,
+                EmitReport(written=(), removed=(), kept=(), unchanged=current[member.name]),
+            )
+            continue
         files = render(member)
         yield member, write_output(member.out_dir, files, member.checked.inputs, force=force)
 

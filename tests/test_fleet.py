@@ -198,6 +198,10 @@ def test_one_parse_of_schema_defaults_and_overlays_per_fleet(
     assert events == [f"render {n}" for n in names] + [
         e for n in names for e in (f"render {n}", f"write {n}")
     ]
+    events.clear()
+    again = run_dkgen("build", *files, "-o", "out", "--each", "--overlay", "prod")
+    assert again.stdout.count("is up to date (10 files)") == 5
+    assert events == [f"render {n}" for n in names], "a current cluster is rendered once"
 
 
 def test_a_directory_stands_for_its_yaml_files(repo: Path, run_dkgen: Any) -> None:
