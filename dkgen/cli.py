@@ -173,11 +173,11 @@ def build_fleet(
     force: bool,
 ) -> None:
     """``build --each``: validate every cluster, check every target, then write."""
-    from dkgen.fleet import fleet_conflicts, load_fleet, stale_clusters, write_fleet
+    from dkgen.fleet import load_fleet, prepare_fleet, stale_clusters, write_fleet
 
     fleet = load_fleet(settings_files, overlays, overrides, out_root)
     report(fleet.warnings)
-    current = fleet_conflicts(fleet, force=force)
+    current = prepare_fleet(fleet, force=force)
     for member, emitted in write_fleet(fleet, force=force, current=current):
         click.echo(emit_summary(member.out_dir, emitted))
     for path in stale_clusters(fleet):

@@ -8,11 +8,13 @@ half-updated one behind:
 1. :func:`load_fleet` reads, merges and validates every file and reports the
    problems of all files at once, including two files that name the same
    cluster. It keeps only the small typed settings per cluster.
-2. :func:`fleet_conflicts` renders each cluster and asks
-   :mod:`dkgen.emit` what stops it from being written (hand edits, foreign
-   files), again for all clusters before anything is written.
-3. :func:`write_fleet` renders and writes cluster after cluster, each with
-   emit's atomic swap, holding one rendered tree in memory at a time.
+2. :func:`prepare_fleet` tidies what a killed build left, renders each
+   cluster and asks :mod:`dkgen.emit` what stops it from being written
+   (hand edits, foreign files), again for all clusters before anything is
+   written; it notes the clusters whose directory is already current.
+3. :func:`write_fleet` renders and writes the other clusters one after the
+   other, each with emit's atomic swap, holding one rendered tree in memory
+   at a time.
 
 The schema validator and the default base are parsed once per process
 (cached in :mod:`dkgen.validate` and :mod:`dkgen.compiler`), so a cluster
@@ -36,6 +38,7 @@ from dkgen.emit import (
     OutputPlan,
     check_fleet_root,
     check_target,
+    clean_leftovers,
     conflict_problems,
     list_output_dirs,
     plan_output,
@@ -159,16 +162,20 @@ def render(member: Member) -> dict[str, str]:
     return render_files(member.checked.settings, member.checked.inputs)
 
 
-def fleet_conflicts(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
+def prepare_fleet(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
     """Raise one OutputError naming everything that stops any cluster from
     being written, before a single one is. Returns the clusters whose
-    directory is already current (name -> its files), which need no write."""
+    directory is already current (name -> its files), which need no write.
+
+    What a killed build left beside a cluster's directory is tidied first
+    (a retired directory put back), so the plan sees the real old output."""
     check_fleet_root(fleet.out_root)
     problems: list[Problem] = []
     current: dict[str, tuple[str, ...]] = {}
     for member in fleet.members:
         try:
             target = check_target(member.out_dir)
+            clean_leftovers(target.parent, target.name)
             files = render(member)
             if force:
                 continue
@@ -186,7 +193,7 @@ def fleet_conflicts(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
 def write_fleet(
     fleet: Fleet, *, force: bool, current: Mapping[str, tuple[str, ...]] | None = None
 ) -> Iterator[tuple[Member, EmitReport]]:
-    """Write cluster after cluster (call :func:`fleet_conflicts` first, and
+    """Write cluster after cluster (call :func:`prepare_fleet` first, and
     pass what it returned to skip rendering the clusters that are current)."""
     for member in fleet.members:
         if current and member.name in current:
