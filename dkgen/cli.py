@@ -11,13 +11,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dkgen import __version__
 from dkgen.errors import DkgenError, Problem
 
+if TYPE_CHECKING:
+    from dkgen.emit import EmitReport
+
+EXIT_DIFFERENCES = 1
 EXIT_USAGE = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,6 +74,15 @@ def layer_options(func: F) -> F:
     return func
 
 
+def each_option(func: F) -> F:
+    return click.option(
+        "--each",
+        is_flag=True,
+        help="Fleet: every SETTINGS file (a directory: each *.yaml in it) is its own "
+        "cluster, built into OUTPUT/<cluster.name>/; --overlay and -s apply to all.",
+    )(func)
+
+
 @click.group(cls=DkgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
@@ -96,26 +109,26 @@ def cli() -> None:
     help="Take over a directory without a dkgen manifest, and overwrite files dkgen "
     "did not generate or that were edited by hand.",
 )
+@each_option
 def build(
     settings_files: tuple[Path, ...],
     overlays: tuple[str, ...],
     overrides: tuple[str, ...],
     out_dir: Path,
     force: bool,
+    each: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
     from dkgen.compiler import compile_settings
     from dkgen.emit import write_output
 
+    if each:
+        build_fleet(settings_files, overlays, overrides, out_dir, force)
+        return
     result = compile_settings(settings_files, overlays, overrides)
     report(result.warnings)
     emitted = write_output(out_dir, result.files, result.inputs, force=force)
-    summary = f"dkgen: wrote {len(emitted.written)} files to {out_dir}"
-    if emitted.removed:
-        summary += f", removed {len(emitted.removed)} it no longer generates"
-    if emitted.kept:
-        summary += f", kept {len(emitted.kept)} it did not generate"
-    click.echo(summary)
+    click.echo(emit_summary(out_dir, emitted))
 
 
 @cli.command()
@@ -129,6 +142,115 @@ def validate(
     result = compile_settings(settings_files, overlays, overrides)
     report(result.warnings)
     click.echo(f"dkgen: {result.settings.cluster.name}: settings are valid")
+
+
+def emit_summary(out_dir: Path, emitted: EmitReport) -> str:
+    if emitted.unchanged:
+        return f"dkgen: {out_dir} is up to date ({len(emitted.unchanged)} files)"
+    summary = f"dkgen: wrote {len(emitted.written)} files to {out_dir}"
+    if emitted.removed:
+        summary += f", removed {len(emitted.removed)} it no longer generates"
+    if emitted.kept:
+        summary += f", kept {len(emitted.kept)} it did not generate"
+    return summary
+
+
+def clusters(count: int) -> str:
+    return f"{count} cluster{'s' if count != 1 else ''}"
+
+
+STALE_CLUSTER = (
+    "no settings file builds this cluster any more; if the cluster still exists, "
+    "run its cluster.sh delete, then remove the directory"
+)
+
+
+def build_fleet(
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    out_root: Path,
+    force: bool,
+) -> None:
+    """``build --each``: validate every cluster, check every target, then write."""
+    from dkgen.fleet import load_fleet, prepare_fleet, stale_clusters, write_fleet
+
+    fleet = load_fleet(settings_files, overlays, overrides, out_root)
+    report(fleet.warnings)
+    current = prepare_fleet(fleet, force=force)
+    for member, emitted in write_fleet(fleet, force=force, current=current):
+        click.echo(emit_summary(member.out_dir, emitted))
+    for path in stale_clusters(fleet):
+        click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
+    click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_root}")
+
+
+@cli.command()
+@layer_options
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The output directory to compare (as given to build).",
+)
+@each_option
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary, no diff.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    out_dir: Path,
+    each: bool,
+    quiet: bool,
+) -> None:
+    """Exit 1 with a diff if OUTPUT is not what build would write there.
+
+    Takes build's arguments, builds in memory and writes nothing. The diff
+    (stdout) goes from what is on disk to what build would write; notes and
+    the summary go to stderr. Exit 0: up to date; 1: differences; 2: bad input.
+    """
+    from dkgen.check import plan_diff, plan_notes, plan_summary
+    from dkgen.compiler import compile_settings
+    from dkgen.emit import OutputPlan, check_target, plan_output
+
+    def show(target: Path, plan: OutputPlan) -> None:
+        if not quiet:
+            click.echo(plan_diff(target, plan), nl=False)
+            for note in plan_notes(target, plan):
+                click.echo(note, err=True)
+        click.echo(f"dkgen: {target}: {plan_summary(plan)}", err=True)
+
+    if not each:
+        result = compile_settings(settings_files, overlays, overrides)
+        report(result.warnings)
+        plan = plan_output(check_target(out_dir), result.files, result.inputs)
+        show(out_dir, plan)
+        ctx.exit(0 if plan.up_to_date else EXIT_DIFFERENCES)
+
+    from dkgen.fleet import check_fleet, load_fleet, stale_clusters
+
+    fleet = load_fleet(settings_files, overlays, overrides, out_dir)
+    report(fleet.warnings)
+    stale_count = 0
+    for member, plan in check_fleet(fleet):
+        if not plan.up_to_date:
+            stale_count += 1
+            show(member.out_dir, plan)
+    orphans = stale_clusters(fleet)
+    for path in orphans:
+        click.echo(f"dkgen: {path}: {STALE_CLUSTER}", err=True)
+    total = len(fleet.members)
+    summary = f"{stale_count} out of date, {total - stale_count} up to date"
+    if orphans:
+        summary += f"; {len(orphans)} stale cluster director{'ies' if len(orphans) > 1 else 'y'}"
+    if not stale_count and not orphans:
+        summary = "all up to date"
+    click.echo(f"dkgen: {clusters(total)} in {out_dir}: {summary}", err=True)
+    ctx.exit(EXIT_DIFFERENCES if stale_count or orphans else 0)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

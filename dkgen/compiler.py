@@ -152,14 +152,31 @@ def merge(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Merged
     return merge_layers([_default_layer(), *layers], list(overrides))
 
 
-def compile_layers(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Build:
-    """Compile parsed settings into output files. Pure: reads and writes nothing."""
+@dataclass(frozen=True)
+class Checked:
+    """Settings that passed every check, before rendering: what a fleet build
+    keeps per cluster between validating all of them and writing each."""
+
+    settings: Settings
+    warnings: tuple[Problem, ...]
+    inputs: tuple[str, ...]
+    merged: Merged
+
+
+def validate_layers(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Checked:
+    """Merge and validate parsed settings, or raise SettingsError. Pure."""
     merged = merge(layers, overrides)
     validated = validate(merged)
     inputs = tuple(printable(i) for i in (*merged.sources, *(f"-s {o.text}" for o in overrides)))
-    files = render_files(validated.settings, inputs)
+    return Checked(validated.settings, validated.warnings, inputs, merged)
+
+
+def compile_layers(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Build:
+    """Compile parsed settings into output files. Pure: reads and writes nothing."""
+    checked = validate_layers(layers, overrides)
+    files = render_files(checked.settings, checked.inputs)
     return Build(
-        files=files, settings=validated.settings, warnings=validated.warnings, inputs=inputs
+        files=files, settings=checked.settings, warnings=checked.warnings, inputs=checked.inputs
     )
 
 

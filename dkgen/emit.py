@@ -1,4 +1,4 @@
-"""Stage 5, emit: the one module that writes the output directory.
+"""Stage 5, emit: the one module that reads and writes the output directory.
 
 Rules (README "The output directory"):
 
@@ -8,24 +8,32 @@ Rules (README "The output directory"):
 * It refuses to overwrite a file it did not generate, or one that was edited
   by hand since the last build, unless ``force`` is given; it refuses a
   non-empty directory without a manifest unless ``force``; it always refuses
-  ``/``, the home directory and the enclosing repository's root.
+  ``/``, the home directory, the enclosing repository's root, and any
+  directory that contains one of them or the working directory.
 * The new tree is assembled in a hidden sibling and swapped in with one
   atomic ``renameat2(RENAME_EXCHANGE)`` (two renames where that call is
   missing), so a build killed at any instant leaves the complete old or the
   complete new directory. The next build removes what a killed one left.
+
+:func:`plan_output` is the read-only half: it says what a build would do to
+a directory, file by file. ``build`` refuses on its conflicts and ``check``
+prints it as a diff, so the two can never disagree.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from dkgen.errors import Origin, OutputError, Problem
 
@@ -35,7 +43,16 @@ _RETIRED = ".dkgen-retired-"
 
 
 def digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest_bytes(text.encode("utf-8"))
+
+
+def digest_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def file_mode(name: str) -> int:
+    """The permission bits dkgen gives a generated file: scripts are executable."""
+    return 0o755 if name.endswith(".sh") else 0o644
 
 
 @dataclass(frozen=True)
@@ -48,9 +65,13 @@ class OwnedFiles:
 
 @dataclass(frozen=True)
 class EmitReport:
+    """What a build did: files written, stale ones removed, the user's kept,
+    or (``unchanged``) nothing at all because the directory was current."""
+
     written: tuple[str, ...]
     removed: tuple[str, ...]
     kept: tuple[str, ...]
+    unchanged: tuple[str, ...] = ()
 
 
 def manifest_text(files: Mapping[str, str], inputs: Sequence[str]) -> str:
@@ -79,10 +100,10 @@ def read_manifest(out_dir: Path) -> OwnedFiles | None:
     return OwnedFiles(files=files, inputs=inputs)
 
 
-def _current_digest(path: Path) -> str | None:
+def _read_bytes(path: Path) -> bytes | None:
     try:
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
 
 
@@ -96,72 +117,230 @@ def _repository_root(start: Path) -> Path | None:
     return None
 
 
+def _refusal(out_dir: Path, resolved: Path) -> str | None:
+    """Why ``resolved`` may never be replaced, or None when it may."""
+    home = Path.home().resolve()
+    cwd = Path.cwd().resolve()
+    repo = _repository_root(cwd)
+    named = {Path("/"): "the filesystem root", home: "your home directory"}
+    if repo is not None:
+        named[repo] = "the root of the current repository"
+    if resolved in named:
+        return named[resolved]
+    # The swap moves the whole directory aside: whatever lives below it
+    # (a shell's working directory, a home, a checkout) would move with it.
+    held = [(cwd, "the working directory"), (home, "your home directory")]
+    if repo is not None:
+        held.append((repo, "the current repository"))
+    for inner, what in held:
+        if resolved == inner:
+            return what
+        if resolved in inner.parents:
+            return f"{resolved}, which contains {what}"
+    return None
+
+
 def check_target(out_dir: Path) -> Path:
     """Refuse targets no build should ever replace; return the resolved directory."""
     resolved = out_dir.resolve()
-    forbidden = {Path("/"): "the filesystem root", Path.home().resolve(): "your home directory"}
-    repo = _repository_root(Path.cwd().resolve())
-    if repo is not None:
-        forbidden[repo] = "the root of the current repository"
-    if resolved in forbidden:
-        via = f" ({out_dir} points there)" if out_dir.is_symlink() else ""
+    reason = _refusal(out_dir, resolved)
+    if reason is not None:
+        via = f" ({out_dir} points there)" if resolved != Path(os.path.abspath(out_dir)) else ""
         raise OutputError.single(
             Origin(str(out_dir)),
-            f"refusing to write into {forbidden[resolved]}{via}",
+            f"refusing to write into {reason}{via}: a build replaces the whole directory",
             hint="give a dedicated output directory, e.g. -o out/",
         )
     if resolved.exists() and not resolved.is_dir():
-        raise OutputError.single(Origin(str(out_dir)), "exists and is not a directory")
+        raise OutputError.single(
+            Origin(str(out_dir)),
+            "exists and is not a directory",
+            hint="give a directory path, e.g. -o out/",
+        )
     return resolved
 
 
-def _user_files(out_dir: Path, owned: set[str]) -> list[str]:
-    """Every path in ``out_dir`` dkgen did not generate, relative, sorted."""
+def check_fleet_root(out_root: Path) -> Path:
+    """Like :func:`check_target`, for the directory that holds a fleet's
+    cluster directories; it must not itself be one build's output."""
+    resolved = check_target(out_root)
+    if (resolved / MANIFEST).is_file():
+        raise OutputError.single(
+            Origin(str(out_root)),
+            "holds the output of a single build (it has a dkgen manifest); a fleet "
+            "writes one directory per cluster below its own directory",
+            hint="give the fleet another -o directory, or build without --each",
+        )
+    return resolved
+
+
+def _user_paths(out_dir: Path, owned: set[str]) -> list[str]:
+    """Every path in ``out_dir`` dkgen did not generate, relative, sorted:
+    files, symlinks and empty directories (the ones a copy would lose)."""
     found = []
     for root, dirs, names in os.walk(out_dir):
         dirs.sort()
-        for name in sorted(names) + [d for d in dirs if (Path(root) / d).is_symlink()]:
-            rel = (Path(root) / name).relative_to(out_dir).as_posix()
+        here = Path(root)
+        linked = [d for d in dirs if (here / d).is_symlink()]
+        for name in sorted(names) + linked:
+            rel = (here / name).relative_to(out_dir).as_posix()
             if rel not in owned and rel != MANIFEST:
                 found.append(rel)
+        if not names and not dirs and here != out_dir:
+            found.append(here.relative_to(out_dir).as_posix() + "/")
     return found
 
 
-def plan_conflicts(out_dir: Path, files: Mapping[str, str], *, force: bool) -> list[Problem]:
+# ------------------------------------------------------------------ planning
+
+ChangeKind = Literal["changed", "added", "stale", "edited", "foreign"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a build would write or remove, and what is there now.
+
+    ``kind``: ``changed`` (dkgen's own file, new content or mode),
+    ``added`` (not there yet), ``stale`` (dkgen's own file it no longer
+    generates: removed), ``edited`` (dkgen's file, edited by hand since:
+    a build refuses without --force) or ``foreign`` (a file dkgen did not
+    generate stands where it would write: refused without --force).
+    ``new`` is None for a file the build removes; ``current`` None for one
+    that is not there.
+    """
+
+    name: str
+    kind: ChangeKind
+    current: bytes | None
+    new: str | None
+    current_mode: int
+    new_mode: int
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What building ``files`` into a directory would change; reads only."""
+
+    changes: tuple[FileChange, ...]
+    #: The directory holds files but no manifest: dkgen did not create it.
+    unowned: bool
+    #: The manifest on disk is what the build would write.
+    manifest_current: bool
+
+    @property
+    def conflicts(self) -> tuple[FileChange, ...]:
+        return tuple(c for c in self.changes if c.kind in ("edited", "foreign"))
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.changes and not self.unowned and self.manifest_current
+
+
+def _mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.lstat().st_mode)
+    except FileNotFoundError:
+        return 0
+
+
+def plan_output(out_dir: Path, files: Mapping[str, str], inputs: Sequence[str]) -> OutputPlan:
+    """Compare ``out_dir`` with what a build of ``files`` would leave there."""
+    if not out_dir.is_dir():
+        added = tuple(
+            FileChange(name, "added", None, text, 0, file_mode(name))
+            for name, text in sorted(files.items())
+        )
+        return OutputPlan(changes=added, unowned=False, manifest_current=False)
+    owned = read_manifest(out_dir)
+    owned_files = owned.files if owned is not None else {}
+    changes: list[FileChange] = []
+    for name in sorted(set(files) | set(owned_files)):
+        path = out_dir / name
+        text = files.get(name)
+        recorded = owned_files.get(name)
+        new_mode = file_mode(name)
+        if path.is_symlink() or path.is_dir():
+            # dkgen only ever writes regular files: whatever stands here now
+            # was put there by someone else.
+            kind: ChangeKind = "foreign" if recorded is None else "edited"
+            changes.append(FileChange(name, kind, b"", text, 0, new_mode))
+            continue
+        current = _read_bytes(path)
+        if current is None:
+            if text is not None:
+                changes.append(FileChange(name, "added", None, text, 0, new_mode))
+            continue
+        mode = _mode(path)
+        if text is not None and current == text.encode("utf-8"):
+            # Identical content is never a conflict, whoever wrote it. Only
+            # the owner's execute bit counts: git keeps no other mode bit.
+            if mode & 0o100 != new_mode & 0o100:
+                changes.append(FileChange(name, "changed", current, text, mode, new_mode))
+            continue
+        if recorded is None:
+            kind = "foreign"
+        elif digest_bytes(current) != recorded:
+            kind = "edited"
+        else:
+            kind = "changed" if text is not None else "stale"
+        changes.append(FileChange(name, kind, current, text, mode, new_mode))
+    unowned = owned is None and any(out_dir.iterdir())
+    current_manifest = _read_bytes(out_dir / MANIFEST)
+    expected_manifest = manifest_text(files, inputs).encode("utf-8")
+    return OutputPlan(
+        changes=tuple(changes),
+        unowned=unowned,
+        manifest_current=current_manifest == expected_manifest,
+    )
+
+
+def plan_conflicts(
+    out_dir: Path, files: Mapping[str, str], inputs: Sequence[str] = (), *, force: bool
+) -> list[Problem]:
     """What stops a build from replacing ``out_dir`` (empty when nothing does)."""
     if not out_dir.exists() or force:
         return []
-    owned = read_manifest(out_dir)
-    if owned is None:
-        if any(out_dir.iterdir()):
-            return [
-                Problem(
-                    Origin(str(out_dir)),
-                    "",
-                    "holds files but no dkgen manifest, so dkgen did not create it",
-                    "choose an empty or new directory, or pass --force to let dkgen take it "
-                    "over (files it does not generate are kept)",
-                )
-            ]
-        return []
+    return conflict_problems(out_dir, plan_output(out_dir, files, inputs))
+
+
+def conflict_problems(out_dir: Path, plan: OutputPlan) -> list[Problem]:
+    """The refusals a build of ``plan`` into ``out_dir`` meets without --force."""
+    if plan.unowned:
+        return [
+            Problem(
+                Origin(str(out_dir)),
+                "",
+                "holds files but no dkgen manifest, so dkgen did not create it",
+                "choose an empty or new directory, or pass --force to let dkgen take it "
+                "over (files it does not generate are kept)",
+            )
+        ]
     problems = []
-    for name in sorted(files):
-        path = out_dir / name
-        if name not in owned.files and (path.exists() or path.is_symlink()):
+    for change in plan.conflicts:
+        path = str(out_dir / change.name)
+        if change.kind == "foreign":
             problems.append(
                 Problem(
-                    Origin(str(path)),
+                    Origin(path),
                     "",
                     "exists but was not generated by dkgen; refusing to overwrite it",
                     "move it away, or pass --force",
                 )
             )
-    for name, expected in sorted(owned.files.items()):
-        actual = _current_digest(out_dir / name)
-        if actual is not None and actual != expected:
+        elif change.new is None:
             problems.append(
                 Problem(
-                    Origin(str(out_dir / name)),
+                    Origin(path),
+                    "",
+                    "was edited by hand since dkgen generated it, and dkgen no longer "
+                    "generates it; refusing to remove it",
+                    "move it away (or delete it), or pass --force",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    Origin(path),
                     "",
                     "was edited by hand since dkgen generated it; refusing to overwrite it",
                     "move your change into the settings (or a patch), or pass --force",
@@ -173,15 +352,44 @@ def plan_conflicts(out_dir: Path, files: Mapping[str, str], *, force: bool) -> l
 # ------------------------------------------------------------------ writing
 
 
-def _clean_leftovers(parent: Path, name: str) -> None:
+def clean_leftovers(parent: Path, name: str) -> None:
     """Remove what a killed build left beside ``name``; restore a retired
     directory if the kill came between the two renames of the fallback swap."""
-    retired = sorted(parent.glob(f"{_RETIRED}{name}-*"))
+    retired = _leftovers(parent, _RETIRED, name)
     target = parent / name
     if retired and not target.exists():
         os.rename(retired.pop(), target)
-    for leftover in (*retired, *parent.glob(f"{_STAGING}{name}-*")):
+    for leftover in (*retired, *_leftovers(parent, _STAGING, name)):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _leftovers(parent: Path, prefix: str, name: str) -> list[Path]:
+    """``<prefix><name>-<pid>`` siblings, oldest process id first; exactly
+    ``name``'s, not those of ``name-eu`` beside it."""
+    found = []
+    for path in parent.glob(f"{prefix}{name}-*"):
+        pid = path.name.removeprefix(f"{prefix}{name}-")
+        if pid.isdigit():
+            found.append((int(pid), path))
+    return [path for _, path in sorted(found)]
+
+
+def is_leftover(name: str) -> bool:
+    """A hidden sibling a (killed) build left behind, not an output directory."""
+    return name.startswith((_STAGING, _RETIRED))
+
+
+def list_output_dirs(root: Path) -> list[str]:
+    """Names of the directories directly under ``root`` that hold a dkgen
+    manifest (the clusters of a fleet), sorted; leftovers of killed builds
+    are not among them."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in root.iterdir()
+        if not is_leftover(entry.name) and (entry / MANIFEST).is_file()
+    )
 
 
 def _write_file(path: Path, text: str) -> None:
@@ -190,10 +398,13 @@ def _write_file(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    path.chmod(0o755 if path.suffix == ".sh" else 0o644)
+    path.chmod(file_mode(path.name))
 
 
-def _copy_user_file(source: Path, target: Path) -> None:
+def _copy_user_path(source: Path, target: Path) -> None:
+    if source.is_dir() and not source.is_symlink():  # an empty directory
+        target.mkdir(parents=True, exist_ok=True)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.is_symlink():
         os.symlink(os.readlink(source), target)
@@ -213,13 +424,18 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux renameat2); False where unsupported."""
+@functools.cache
+def _renameat2() -> Any:
+    # find_library runs ldconfig; a fleet swaps hundreds of directories.
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+        return None
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); False where unsupported."""
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
@@ -233,10 +449,15 @@ def write_output(
     target = check_target(out_dir)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(parent, target.name)
-    problems = plan_conflicts(target, files, force=force)
-    if problems:
-        raise OutputError(problems)
+    clean_leftovers(parent, target.name)
+    if target.exists() and not force:
+        plan = plan_output(target, files, inputs)
+        problems = conflict_problems(target, plan)
+        if problems:
+            raise OutputError(problems)
+        if plan.up_to_date:
+            # Nothing to replace: leave the directory (and its timestamps) alone.
+            return EmitReport(written=(), removed=(), kept=(), unchanged=tuple(sorted(files)))
     old = read_manifest(target) if target.exists() and not force else None
     if target.exists() and force:
         try:
@@ -244,14 +465,18 @@ def write_output(
         except OutputError:
             old = None
     owned_before = set(old.files) if old else set()
-    kept = _user_files(target, owned_before | set(files)) if target.exists() else []
+    kept = _user_paths(target, owned_before | set(files)) if target.exists() else []
+    # Under --force a user's directory or symlink may stand where a generated
+    # file goes; the generated file wins, as --help says.
+    kept = [rel for rel in kept if rel.split("/", 1)[0] not in files]
+    removed = sorted(n for n in owned_before - set(files) if (target / n).is_file())
 
     staging = parent / f"{_STAGING}{target.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         for rel in kept:
-            _copy_user_file(target / rel, staging / rel)
+            _copy_user_path(target / rel, staging / rel)
         for name, text in files.items():
             _write_file(staging / name, text)
         _write_file(staging / MANIFEST, manifest_text(files, inputs))
@@ -269,5 +494,4 @@ def write_output(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    removed = sorted(owned_before - set(files))
     return EmitReport(written=tuple(sorted(files)), removed=tuple(removed), kept=tuple(kept))

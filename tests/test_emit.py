@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dkgen import emit
 from dkgen.emit import MANIFEST
 from tests.conftest import REPO, read_tree
 
@@ -158,3 +161,213 @@ def test_output_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> 
     text = "".join(v.decode() for v in trees[0].values())
     assert "\r" not in text
     assert str(tmp_path) not in text, "output must not depend on where it is written"
+
+
+# ---------------------------------------------------------------- ownership
+
+
+def test_manifest_records_relative_inputs_and_a_digest_per_file(
+    workdir: Path, run_dkgen: Any
+) -> None:
+    (workdir / "clusters").mkdir()
+    (workdir / "clusters" / "a.yaml").write_text(GOOD)
+    absolute = workdir / "clusters" / "a.yaml"
+    args = ["build", absolute, "--overlay", "dev", "-s", "workers.count=3", "-o", "out"]
+    assert run_dkgen(*args).exit_code == 0
+    out = workdir / "out"
+    body = json.loads((out / MANIFEST).read_text())
+    assert body["generator"] == "dkgen"
+    assert body["inputs"] == [
+        "dkgen:bases/default.yaml",
+        "dkgen:overlays/dev.yaml",
+        "clusters/a.yaml",
+        "-s workers.count=3",
+    ]
+    on_disk = {p.name for p in out.iterdir()} - {MANIFEST}
+    assert set(body["files"]) == on_disk
+    for name, recorded in body["files"].items():
+        assert recorded == "sha256:" + hashlib.sha256((out / name).read_bytes()).hexdigest()
+
+
+def test_user_files_survive_rebuilds(workdir: Path, run_dkgen: Any) -> None:
+    """Notes, dotfiles, nested patches, empty folders, symlinks and modes, across
+    a rebuild that changes files, one that removes some, and a forced one."""
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    out = workdir / "out"
+    (out / "NOTES.md").write_text("mine\n")
+    (out / ".gitkeep").write_text("")
+    (out / "patches" / "deep").mkdir(parents=True)
+    (out / "patches" / "deep" / "extra.yaml").write_text("kind: x\n")
+    (out / "empty").mkdir()
+    (out / "notes-link.md").symlink_to("NOTES.md")
+    (out / "patches-link").symlink_to("patches")
+    (out / "apply.sh").write_text("#!/bin/sh\n")
+    (out / "apply.sh").chmod(0o750)
+    mine = {
+        rel: value
+        for rel, value in snapshot(out).items()
+        if rel in {"NOTES.md", ".gitkeep", "patches/deep/extra.yaml", "apply.sh"}
+    }
+    for args in (
+        ["-s", "workers.count=3"],
+        ["-s", "jupyter.enabled=false"],
+        ["--force"],
+    ):
+        result = run_dkgen("build", "s.yaml", "-o", "out", *args)
+        assert result.exit_code == 0, result.stderr
+        assert "kept 7 it did not generate" in result.stdout
+        assert {rel: snapshot(out)[rel] for rel in mine} == mine
+        assert (out / "empty").is_dir()
+        assert os.readlink(out / "notes-link.md") == "NOTES.md"
+        assert os.readlink(out / "patches-link") == "patches"
+    assert not list(workdir.glob(".dkgen-*"))
+
+
+def test_up_to_date_rebuild_touches_nothing(workdir: Path, run_dkgen: Any) -> None:
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    out = workdir / "out"
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    inode = out.stat().st_ino
+    result = run_dkgen("build", "s.yaml", "-o", "out")
+    assert result.stdout == "dkgen: out is up to date (14 files)\n"
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert out.stat().st_ino == inode
+
+
+def test_refuses_to_remove_a_hand_edited_stale_file(workdir: Path, run_dkgen: Any) -> None:
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    stale = workdir / "out" / "service-jupyter.yaml"
+    stale.write_text(stale.read_text() + "# tweak\n")
+    result = run_dkgen("build", "s.yaml", "-s", "jupyter.enabled=false", "-o", "out")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"{stale.resolve()}: error: was edited by hand since dkgen generated it, and dkgen "
+        "no longer generates it; refusing to remove it\n"
+        "  hint: move it away (or delete it), or pass --force\n"
+    )
+    assert stale.read_text().endswith("# tweak\n")
+
+
+def test_non_empty_directory_without_manifest_message(workdir: Path, run_dkgen: Any) -> None:
+    (workdir / "docs").mkdir()
+    (workdir / "docs" / "index.md").write_text("hello\n")
+    result = run_dkgen("build", "s.yaml", "-o", "docs")
+    assert result.stderr == (
+        f"{workdir / 'docs'}: error: holds files but no dkgen manifest, so dkgen did not "
+        "create it\n  hint: choose an empty or new directory, or pass --force to let dkgen "
+        "take it over (files it does not generate are kept)\n"
+    )
+    assert run_dkgen("build", "s.yaml", "-o", "empty-dir").exit_code == 0
+
+
+def test_force_replaces_a_directory_standing_where_a_file_goes(
+    workdir: Path, run_dkgen: Any
+) -> None:
+    (workdir / "out" / "cluster.sh").mkdir(parents=True)
+    (workdir / "out" / "cluster.sh" / "x").write_text("x")
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 2
+    assert run_dkgen("build", "s.yaml", "-o", "out", "--force").exit_code == 0
+    assert (workdir / "out" / "cluster.sh").is_file()
+
+
+# ---------------------------------------------------------------- refused targets
+
+REFUSED = "refusing to write into {}: a build replaces the whole directory"
+HINT = "\n  hint: give a dedicated output directory, e.g. -o out/\n"
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("/", "the filesystem root"),
+        ("{home}", "your home directory"),
+        ("home-link", "your home directory (home-link points there)"),
+        ("..", "the root of the current repository"),
+        ("repo-link", "the root of the current repository (repo-link points there)"),
+        ("root-link", "the filesystem root (root-link points there)"),
+        (".", "the working directory"),
+        ("{tmp}", "{tmp}, which contains the working directory"),
+        ("{tmp}/h", "{tmp}/h, which contains your home directory"),
+        ("{tmp}/repo/../repo", "the root of the current repository"),
+    ],
+)
+def test_refused_targets(
+    target: str, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Always refused, --force or not; the message says why and what to do."""
+    home = tmp_path / "h" / "home"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    repo = tmp_path / "repo"
+    work = repo / "work"
+    (repo / ".git").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "s.yaml").write_text(GOOD)
+    (work / "home-link").symlink_to(home)
+    (work / "repo-link").symlink_to(repo)
+    (work / "root-link").symlink_to("/")
+    fill = {"home": str(home), "tmp": str(tmp_path)}
+    out = target.format(**fill)
+    for extra in ([], ["--force"]):
+        result = run_dkgen("build", "s.yaml", "-o", out, *extra)
+        assert result.exit_code == 2
+        assert result.stderr == f"{out}: error: {REFUSED.format(reason.format(**fill))}{HINT}"
+    assert not list(tmp_path.rglob(MANIFEST))
+
+
+# ---------------------------------------------------------------- the swap
+
+
+def test_swap_uses_renameat2_exchange_on_linux(
+    workdir: Path, run_dkgen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bool] = []
+    real = emit._exchange
+
+    def spy(a: Path, b: Path) -> bool:
+        calls.append(real(a, b))
+        return calls[-1]
+
+    monkeypatch.setattr(emit, "_exchange", spy)
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    assert run_dkgen("build", "s.yaml", "-s", "workers.count=3", "-o", "out").exit_code == 0
+    if sys.platform != "linux":
+        pytest.skip("renameat2 is Linux-only")
+    assert calls == [True]
+
+
+def test_fallback_swap_without_renameat2(
+    workdir: Path, run_dkgen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where renameat2 is missing, two renames replace the directory."""
+    monkeypatch.setattr(emit, "_exchange", lambda a, b: False)
+    renames: list[tuple[str, str]] = []
+    real_rename = os.rename
+
+    def spy(a: Any, b: Any) -> None:
+        renames.append((Path(a).name.split("-out-")[0], Path(b).name.split("-out-")[0]))
+        real_rename(a, b)
+
+    monkeypatch.setattr(emit.os, "rename", spy)
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    (workdir / "out" / "NOTES.md").write_text("mine\n")
+    renames.clear()
+    result = run_dkgen("build", "s.yaml", "-s", "workers.count=3", "-o", "out")
+    assert result.exit_code == 0, result.stderr
+    assert renames == [("out", ".dkgen-retired"), (".dkgen-staging", "out")]
+    assert (workdir / "out" / "NOTES.md").read_text() == "mine\n"
+    assert "replicas: 3" in (workdir / "out" / "deployment-dask-worker-default.yaml").read_text()
+    assert not list(workdir.glob(".dkgen-*"))
+
+
+def test_leftovers_of_a_similarly_named_directory_are_not_taken(
+    workdir: Path, run_dkgen: Any
+) -> None:
+    """``out-eu``'s retired copy is not ``out``'s, though both start with ``out-``."""
+    retired = workdir / ".dkgen-retired-out-eu-4242"
+    retired.mkdir()
+    (retired / "NOTES.md").write_text("out-eu's\n")
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    assert not (workdir / "out" / "NOTES.md").exists()
+    assert (retired / "NOTES.md").exists()
