@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from dkgen.errors import Problem, SettingsError
+from dkgen.errors import Origin, Problem, SettingsError
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
@@ -171,7 +171,7 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _range_text(schema: dict[str, Any]) -> str:
+def range_text(schema: dict[str, Any]) -> str:
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
     low_op = "<" if "exclusiveMinimum" in schema else "≤"
@@ -214,22 +214,21 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
         shape = schema.get("x-shape", "a valid name")
         return [Problem(merged.key_origin(child), format_path(child), f"{value!r} is not {shape}")]
     if kind == "required":
-        missing = [k for k in expected if k not in value]
-        problems = []
-        for key in missing:
-            child = (*path, key)
-            where = merged.sources[-1] if merged.sources else "<settings>"
-            problems.append(
-                Problem(
-                    type(origin)(where),
-                    format_path(child),
-                    "required setting is missing",
-                    f"add it to your settings file, e.g. `{format_path(child)}: ...`"
-                    if child != ("cluster", "name")
-                    else "name your cluster: add `cluster: {name: my-dask}` to your settings file",
-                )
+        where = _missing_origin(merged, path)
+        return [
+            Problem(
+                where,
+                format_path((*path, key)),
+                "required setting is missing",
+                f"add it to your settings file, e.g. `{format_path((*path, key))}: ...`"
+                if (*path, key) != ("cluster", "name")
+                else "name your cluster: add `cluster: {name: my-dask}` to your settings file"
+                if where.is_file
+                else "name your cluster: -s cluster.name=my-dask, or give a settings file",
             )
-        return problems
+            for key in expected
+            if key not in value
+        ]
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
@@ -240,6 +239,8 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             hint = "an empty section is `{}`; or remove the line"
         elif isinstance(value, str) and names[0] in {"integer", "number"} and _numeric(value):
             hint = "write the number without quotes"
+        elif names[0] == "string" and isinstance(value, bool | int | float):
+            hint = _quote_hint(origin, dotted, value)
         return [Problem(origin, dotted, f"expected {wanted}, got {_describe(value)}", hint)]
     if kind == "enum":
         allowed_values = ", ".join(str(v) for v in expected)
@@ -249,7 +250,7 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return [Problem(origin, dotted, f"{value} is out of range ({_range_text(schema)})")]
+        return [Problem(origin, dotted, f"{value} is out of range ({range_text(schema)})")]
     if kind == "pattern":
         shape = schema.get("x-shape", f"must match {expected}")
         return [Problem(origin, dotted, f"{value!r} is not {shape}")]
@@ -261,6 +262,25 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             Problem(origin, dotted, f"is {len(value)} characters long (at most {bound} allowed)")
         ]
     return [Problem(origin, dotted, error.message)]
+
+
+def _quote_hint(origin: Origin, dotted: str, value: bool | float) -> str:
+    text = _describe(value).removeprefix("the number ")
+    if origin.source.startswith("-s "):
+        return f"""quote it to make it a string: -s '{dotted}="{text}"'"""
+    return f'quote it to make it a string: "{text}"'
+
+
+def _missing_origin(merged: Merged, path: KeyPath) -> Origin:
+    """Where to report a missing key: the section in the user's last file that
+    has it, else the top of that file; the shipped defaults are not the place."""
+    user_files = [s for s in merged.sources if Origin(s).is_file]
+    section = merged.keys.get(path)
+    if section is not None and section.is_file:
+        return section
+    if user_files:
+        return Origin(user_files[-1], 1, 1)
+    return Origin("<command line>")
 
 
 # ---------------------------------------------------------------- semantic checks
