@@ -36,8 +36,9 @@ def _problem_format() -> ProblemFormat:
 def report(problems: Sequence[Problem]) -> None:
     style = _problem_format()
     for problem in problems:
-        # GitHub reads workflow commands (annotations) from stdout.
-        click.echo(problem.render(style), err=style == "text")
+        # Annotations go to stderr like text problems: the Actions runner reads
+        # workflow commands from both streams, and `config` keeps stdout for data.
+        click.echo(problem.render(style), err=True)
 
 
 def problem_format_option(*names: str) -> Callable[[F], F]:
@@ -55,7 +56,7 @@ def problem_format_option(*names: str) -> Callable[[F], F]:
         is_eager=True,
         callback=remember,
         help="How to report problems: text lines, or GitHub Actions annotations "
-        "(::error file=...,line=...::) on stdout.",
+        "(::error file=...,line=...::).",
     )
 
 

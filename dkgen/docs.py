@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dkgen.explain import KeyDoc, explain_key, every_key
+from dkgen.explain import KeyDoc, every_key, explain_key
 from dkgen.resources import load_schema
 
 REFERENCE_PATH = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
@@ -72,9 +72,7 @@ def render_reference() -> str:
     for section in sections:
         level = "#" * (section.key.count(".") + 2)
         leaves = [
-            doc
-            for doc in docs
-            if doc.key.rpartition(".")[0] == section.key and not doc.fields
+            doc for doc in docs if doc.key.rpartition(".")[0] == section.key and not doc.fields
         ]
         out += ["", f"{level} `{section.key}`", "", section.description]
         if leaves:

@@ -221,9 +221,7 @@ def _duplicate_key_problem(err: MarkedYAMLError, text: str, origin: Origin) -> D
     )
 
 
-def _find_duplicate(
-    text: str, line: int, column: int
-) -> tuple[KeyPath, tuple[int, int]] | None:
+def _find_duplicate(text: str, line: int, column: int) -> tuple[KeyPath, tuple[int, int]] | None:
     """The key path of the duplicate key at 0-based (line, column), and where
     (1-based) the key was first set.
 
@@ -281,9 +279,7 @@ def _convert(document: CommentedMap, source: str) -> Layer:
                 hint="settings files are small; split the settings or drop unused values",
             )
         start = expanding[0]
-        named = next(
-            (start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ()
-        )
+        named = next((start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ())
         return InputError.single(
             keys.get(named, origin),
             f"more than {MAX_VALUES} values after expanding YAML aliases",

@@ -58,7 +58,9 @@ DEFAULT_FILE_NAME = "settings.yaml"
 
 # bases/default.yaml shows a setting without a default as a commented-out
 # line: `  # name: my-dask   # required, no default: the GKE cluster's name`.
-_COMMENTED_SETTING = re.compile(r"^(?P<indent> *)# (?P<key>[a-z_]+): (?P<value>\S+)(?: +# (?P<note>.*))?$")
+_COMMENTED_SETTING = re.compile(
+    r"^(?P<indent> *)# (?P<key>[a-z_]+): (?P<value>\S+)(?: +# (?P<note>.*))?$"
+)
 
 
 @functools.cache

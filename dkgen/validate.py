@@ -45,7 +45,13 @@ def _validator() -> Draft202012Validator:
 
 def validate(merged: Merged) -> Validated:
     """Check ``merged`` and shape it into :class:`Settings`, or raise SettingsError."""
-    problems = [p for error in _schema_errors(merged.data) for p in _problem(error, merged)]
+    # jsonschema yields one `required` error per missing key, each naming them
+    # all; dict.fromkeys keeps each problem once, in order.
+    problems = list(
+        dict.fromkeys(
+            p for error in _schema_errors(merged.data) for p in schema_problems(error, merged)
+        )
+    )
     # Semantic checks read values as the schema promises them; run them only
     # on a tree that passed it.
     if not problems:
@@ -183,7 +189,7 @@ def range_text(schema: dict[str, Any]) -> str:
     return f"allowed: value {high_op} {high}"
 
 
-def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
+def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
     path: KeyPath = tuple(error.absolute_path)
     dotted = format_path(path)
     origin = merged.origin(path)
@@ -216,18 +222,10 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
     if kind == "required":
         where = _missing_origin(merged, path)
         return [
-            Problem(
-                where,
-                format_path((*path, key)),
-                "required setting is missing",
-                f"add it to your settings file, e.g. `{format_path((*path, key))}: ...`"
-                if (*path, key) != ("cluster", "name")
-                else "name your cluster: add `cluster: {name: my-dask}` to your settings file"
-                if where.is_file
-                else "name your cluster: -s cluster.name=my-dask, or give a settings file",
-            )
+            Problem(where, format_path((*path, key)), "required setting is missing", hint)
             for key in expected
             if key not in value
+            for hint in [_missing_hint(where, path, key)]
         ]
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
@@ -235,6 +233,8 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
         hint = ""
         if "boolean" in names and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
             hint = f"YAML 1.2 reads {value!r} as a string, not a boolean; write true or false"
+        elif "boolean" in names and isinstance(value, str) and value.lower() in {"true", "false"}:
+            hint = f"write {value.lower()} without quotes"
         elif "object" in names and value is None:
             hint = "an empty section is `{}`; or remove the line"
         elif isinstance(value, str) and names[0] in {"integer", "number"} and _numeric(value):
@@ -252,6 +252,8 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
         return [Problem(origin, dotted, f"{value} is out of range ({range_text(schema)})")]
     if kind == "pattern":
+        if value == "" and schema.get("minLength", 0) > 0:
+            return []  # the minLength problem says it: must not be empty
         shape = schema.get("x-shape", f"must match {expected}")
         return [Problem(origin, dotted, f"{value!r} is not {shape}")]
     if kind in {"maxLength", "minLength"}:
@@ -272,15 +274,27 @@ def _quote_hint(origin: Origin, dotted: str, value: bool | float) -> str:
 
 
 def _missing_origin(merged: Merged, path: KeyPath) -> Origin:
-    """Where to report a missing key: the section in the user's last file that
-    has it, else the top of that file; the shipped defaults are not the place."""
+    """Where to report a missing key: the section in the user's last file (or
+    the -s override) that set it, else the top of the user's last file; the
+    shipped defaults are not the place."""
     user_files = [s for s in merged.sources if Origin(s).is_file]
     section = merged.keys.get(path)
-    if section is not None and section.is_file:
+    if section is not None and (section.is_file or section.source.startswith("-s ")):
         return section
     if user_files:
         return Origin(user_files[-1], 1, 1)
     return Origin("<command line>")
+
+
+def _missing_hint(where: Origin, path: KeyPath, key: str) -> str:
+    dotted = format_path((*path, key))
+    if where.source.startswith("-s "):
+        return f"add it: -s {dotted}=..."
+    if dotted == "cluster.name":
+        if where.is_file:
+            return "name your cluster: add `cluster: {name: my-dask}` to your settings file"
+        return "name your cluster: -s cluster.name=my-dask, or give a settings file"
+    return f"add it to your settings file, e.g. `{dotted}: ...`"
 
 
 # ---------------------------------------------------------------- semantic checks

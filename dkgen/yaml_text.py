@@ -18,7 +18,6 @@ workers:
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -61,13 +60,35 @@ def yaml_scalar(value: Any) -> str:
     if isinstance(value, str):
         if _PLAIN.match(value) and _reads_back_as_string(value):
             return value
-        return json.dumps(value, ensure_ascii=False)
+        return _double_quoted(value)
     if isinstance(value, Mapping):
         items = ", ".join(f"{yaml_key(k)}: {yaml_scalar(v)}" for k, v in value.items())
         return "{" + items + "}"
     if isinstance(value, list):
         return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
     raise TypeError(f"not a settings value: {value!r}")
+
+
+# What YAML allows unescaped in a double-quoted scalar (YAML 1.2, c-printable),
+# minus the line breaks and the byte-order mark a reader would stumble on.
+_UNESCAPED = re.compile("[\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _double_quoted(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif _UNESCAPED.match(char):
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def yaml_key(key: str) -> str:
@@ -105,6 +126,7 @@ def to_yaml(data: Mapping[str, Any], comments: Mapping[KeyPath, str] | None = No
     for text, note in lines:
         if note:
             pad = column - len(text) if len(text) + 2 <= column else 2
-            text = f"{text}{' ' * pad}# {note}"
-        out.append(text + "\n")
+            out.append(f"{text}{' ' * pad}# {note}\n")
+        else:
+            out.append(text + "\n")
     return "".join(out)
