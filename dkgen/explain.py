@@ -7,10 +7,10 @@ source of types, ranges and descriptions, ``bases/default.yaml`` of defaults,
 so ``dkgen explain``, ``docs/settings.md`` and validation cannot disagree.
 
 >>> print(format_explanation(explain_key("workers.count")), end="")
-KEY:      workers.count
-TYPE:     integer
-DEFAULT:  8
-ALLOWED:  0 ≤ value ≤ 10000
+KEY:     workers.count
+TYPE:    integer
+DEFAULT: 8
+ALLOWED: 0 ≤ value ≤ 10000
 <BLANKLINE>
 DESCRIPTION:
   Number of worker pods.
