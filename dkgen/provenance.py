@@ -9,7 +9,7 @@ machines.
 >>> from dkgen.load import parse_layer
 >>> view = view_layers([parse_layer("cluster: {name: demo}", "s.yaml")], [])
 >>> [line for line in config_yaml(view, show_origin=True).splitlines() if "name:" in line]
-['  name: demo                   # s.yaml:1:17']
+['  name: demo                                # s.yaml:1:17']
 """
 
 from __future__ import annotations
