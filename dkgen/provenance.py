@@ -24,7 +24,8 @@ from dkgen.compiler import load_inputs, merge
 from dkgen.errors import Origin, Problem
 from dkgen.load import KeyPath, Layer, Override, format_path, iter_leaves
 from dkgen.merge import Merged
-from dkgen.validate import schema_at, validate
+from dkgen.schema_index import schema_at
+from dkgen.validate import validate
 from dkgen.yaml_text import to_yaml
 
 

@@ -30,7 +30,7 @@ from dkgen.errors import InputError, Origin
 from dkgen.explain import SHIPPED_DEFAULTS
 from dkgen.load import KeyPath, Layer, load_layer
 from dkgen.resources import default_base_path, load_schema
-from dkgen.validate import schema_at, schema_keys
+from dkgen.schema_index import schema_at, schema_keys
 from dkgen.yaml_text import yaml_key, yaml_scalar
 
 # What a new user sets first: where the cluster runs, how big it is, what

@@ -14,7 +14,8 @@ from dkgen.docs import REFERENCE_PATH, render_reference
 from dkgen.explain import explain_key
 from dkgen.load import parse_layer
 from dkgen.resources import default_base_path, schema_path
-from dkgen.validate import schema_at, schema_keys, validate
+from dkgen.schema_index import schema_at, schema_keys
+from dkgen.validate import validate
 
 
 def defaults() -> dict[str, Any]:

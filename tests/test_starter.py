@@ -11,8 +11,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from dkgen.resources import load_schema
+from dkgen.schema_index import schema_at, schema_keys
 from dkgen.starter import COMMON_SETTINGS, starter_settings
-from dkgen.validate import schema_at, schema_keys
 
 
 @pytest.fixture
