@@ -233,7 +233,14 @@ def _find_duplicate(text: str, line: int, column: int) -> tuple[KeyPath, tuple[i
     except (YAMLError, ValueError, RecursionError):
         return None
 
+    # An alias shares its node; visiting each node once keeps an alias bomb
+    # that also has a duplicate key from being walked in full here.
+    seen: set[int] = set()
+
     def search(node: Any, path: KeyPath) -> tuple[KeyPath, tuple[int, int]] | None:
+        if id(node) in seen:
+            return None
+        seen.add(id(node))
         if isinstance(node, MappingNode):
             first: dict[Any, tuple[int, int]] = {}
             for key, value in node.value:

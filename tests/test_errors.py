@@ -377,6 +377,13 @@ ERROR_CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
         "write the values out\n",
     ),
     (
+        "duplicate key after an alias bomb (locating it must not expand the aliases)",
+        {"s.yaml": NAME + ALIAS_BOMB + "j: {x: 1, x: 2}\n"},
+        [],
+        "s.yaml:12:11: error: j.x: duplicate key (first set at line 12, column 5)\n"
+        "  hint: keep one of the two\n",
+    ),
+    (
         "nested too deeply",
         {"s.yaml": "a: " + "[" * 40 + "]" * 40 + "\n"},
         [],
