@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dkgen import __version__
-from dkgen.errors import DkgenError, Problem
+from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem, ProblemFormat
 
 if TYPE_CHECKING:
     from dkgen.emit import EmitReport
@@ -26,10 +26,42 @@ EXIT_USAGE = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Where the command's --format/--error-format option leaves the problem format
+# (ctx.meta is shared by the group's and the command's contexts).
+_PROBLEM_FORMAT = "dkgen.problem_format"
+
+
+def _problem_format() -> ProblemFormat:
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get(_PROBLEM_FORMAT, "text") if ctx is not None else "text"
+    return "github" if chosen == "github" else "text"
+
 
 def report(problems: Sequence[Problem]) -> None:
+    style = _problem_format()
     for problem in problems:
-        click.echo(problem.format(), err=True)
+        # Annotations go to stderr like text problems: the Actions runner reads
+        # workflow commands from both streams, and `config` keeps stdout for data.
+        click.echo(problem.render(style), err=True)
+
+
+def problem_format_option(*names: str) -> Callable[[F], F]:
+    """How a command reports problems: text lines, or GitHub Actions annotations."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str) -> None:
+        ctx.meta[_PROBLEM_FORMAT] = value
+
+    return click.option(
+        *(names or ("--format",)),
+        type=click.Choice(PROBLEM_FORMATS),
+        default="text",
+        show_default=True,
+        expose_value=False,
+        is_eager=True,
+        callback=remember,
+        help="How to report problems: text lines, or GitHub Actions annotations "
+        "(::error file=...,line=...::).",
+    )
 
 
 class DkgenGroup(click.Group):
@@ -95,6 +127,7 @@ def cli() -> None:
 
 @cli.command()
 @layer_options
+@problem_format_option()
 @click.option(
     "-o",
     "--output",
@@ -133,6 +166,7 @@ def build(
 
 @cli.command()
 @layer_options
+@problem_format_option()
 def validate(
     settings_files: tuple[Path, ...], overlays: tuple[str, ...], overrides: tuple[str, ...]
 ) -> None:
@@ -196,6 +230,7 @@ def build_fleet(
     help="The output directory to compare (as given to build).",
 )
 @each_option
+@problem_format_option()
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary, no diff.")
 @click.pass_context
 def check(
@@ -251,6 +286,80 @@ def check(
         summary = "all up to date"
     click.echo(f"dkgen: {clusters(total)} in {out_dir}: {summary}", err=True)
     ctx.exit(EXIT_DIFFERENCES if stale_count or orphans else 0)
+
+
+@cli.command()
+@layer_options
+@click.option(
+    "--show-origin",
+    is_flag=True,
+    help="Show where each value comes from: file:line:column of the defaults, an overlay "
+    "or a settings file, or the -s override that set it.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml: a settings file that builds as is (origins as comments); json: for "
+    'machines (with --show-origin: {"settings", "layers", "origins"}).',
+)
+@problem_format_option("--error-format")
+def config(
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    show_origin: bool,
+    output_format: str,
+) -> None:
+    """Print the merged, validated settings a build of SETTINGS would use."""
+    from dkgen.provenance import config_json, config_yaml, view_settings
+
+    view = view_settings(settings_files, overlays, overrides)
+    report(view.warnings)
+    render = config_json if output_format == "json" else config_yaml
+    click.echo(render(view, show_origin=show_origin), nl=False)
+
+
+@cli.command()
+@click.argument(
+    "path",
+    required=False,
+    default="settings.yaml",
+    type=click.Path(path_type=Path),
+)
+def init(path: Path) -> None:
+    """Write a commented starter settings file to PATH (default: settings.yaml).
+
+    It holds the settings most people change, at their defaults, and builds as
+    is. An existing file is never overwritten; a directory gets settings.yaml.
+    """
+    from dkgen.starter import write_starter
+
+    written = write_starter(path)
+    click.echo(f"dkgen: wrote {written.as_posix()}; build it with: dkgen build {written} -o out/")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of settings files (Draft 2020-12)."""
+    from dkgen.resources import schema_path
+
+    click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command()
+@click.argument("key", required=False, default="")
+def explain(key: str) -> None:
+    """Describe KEY: type, default, allowed values, description, an example.
+
+    A section (cluster, workers, ...) lists its fields; no KEY lists the
+    sections. Keys are dotted: dkgen explain cluster.zone
+    """
+    from dkgen.explain import explain_key, format_explanation
+
+    click.echo(format_explanation(explain_key(key)), nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

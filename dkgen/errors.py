@@ -32,6 +32,16 @@ class Origin:
             return f"{self.source}:{self.line}:{self.column}"
         return self.source
 
+    @property
+    def is_file(self) -> bool:
+        """True for a user's file; false for ``-s …``, ``--overlay …`` and the
+        shipped ``dkgen:…`` files, which are not paths in the user's repository."""
+        return not self.source.startswith(NOT_FILES)
+
+
+# How dkgen names origins that are not the user's files (see Origin.is_file).
+NOT_FILES = ("-s ", "--", "dkgen:", "dkgen ", "<")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -52,6 +62,40 @@ class Problem:
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+    def format_github(self) -> str:
+        """A GitHub Actions workflow command, so the problem shows as an
+        annotation on the file and line (``::error file=…,line=…::message``)."""
+        properties = []
+        message = f"{self.path}: {self.message}" if self.path else self.message
+        if self.origin.is_file:
+            properties.append(f"file={_escape_property(self.origin.source)}")
+            if self.origin.line:
+                properties.append(f"line={self.origin.line}")
+                properties.append(f"col={self.origin.column}")
+        else:
+            message = f"{self.origin}: {message}"
+        properties.append(f"title={_escape_property('dkgen ' + self.severity)}")
+        if self.hint:
+            message += f"\nhint: {self.hint}"
+        return f"::{self.severity} {','.join(properties)}::{_escape_data(message)}"
+
+    def render(self, style: ProblemFormat) -> str:
+        return self.format_github() if style == "github" else self.format()
+
+
+ProblemFormat = Literal["text", "github"]
+PROBLEM_FORMATS: tuple[ProblemFormat, ...] = ("text", "github")
+
+
+def _escape_data(text: str) -> str:
+    # The escapes of GitHub's actions/toolkit (command.ts): a newline would
+    # end the command, a stray % would be read as an escape.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 @dataclass

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from dkgen.errors import DkgenError, InputError, Origin
 
@@ -84,10 +85,11 @@ def load_layer(path: Path, source: str) -> Layer:
 
 def parse_layer(text: str, source: str) -> Layer:
     """Parse settings text (already read) into a :class:`Layer`."""
+    _reject_old_yaml(text, source)
     try:
         document = _yaml().load(text)
     except MarkedYAMLError as err:
-        raise _yaml_problem(err, source) from None
+        raise _yaml_problem(err, text, source) from None
     except YAMLError as err:
         raise InputError.single(Origin(source), f"not valid YAML: {err}") from None
     except RecursionError:
@@ -125,7 +127,9 @@ def _read_text(path: Path, source: str) -> str:
             )
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError.single(origin, "no such file") from None
+        raise InputError.single(
+            origin, "no such file", hint="check the path; `dkgen init` writes a starter file"
+        ) from None
     except PermissionError:
         raise InputError.single(origin, "permission denied while reading") from None
     except OSError as err:
@@ -145,46 +149,181 @@ def _read_text(path: Path, source: str) -> str:
     return text
 
 
-def _yaml_problem(err: MarkedYAMLError, source: str) -> DkgenError:
+_OLD_YAML = re.compile(r"^%YAML[ \t]+1\.[01]\b", re.MULTILINE)
+
+
+def _reject_old_yaml(text: str, source: str) -> None:
+    # A %YAML 1.1 directive would switch ruamel to YAML 1.1, where `no` is
+    # false and `on` is true; settings are read as YAML 1.2, always.
+    found = _OLD_YAML.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        raise InputError.single(
+            Origin(source, line, 1),
+            f"dkgen reads YAML 1.2, not {found.group(0).split()[-1]}",
+            hint="remove the %YAML line",
+        )
+
+
+# ruamel's wording for common mistakes, and what usually fixes them.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed here", "check the indentation, or quote a value with ': '"),
+    ("expected <block end>", "check the indentation of this line"),
+    ("cannot start any token", "quote the value"),
+    ("found undefined alias", "define the anchor (&name) before the alias, or quote the value"),
+    ("expected ',' or ']'", "close the list with ]"),
+    ("expected ',' or '}'", "close the mapping with }"),
+    ("end of stream", "close the quote"),
+)
+
+
+_CONTEXTS = {
+    "while scanning a quoted scalar": "the quoted string starts",
+    "while parsing a flow sequence": "the list [ opens",
+    "while parsing a flow mapping": "the mapping { opens",
+    "while parsing a block mapping": "the mapping starts",
+    "while parsing a block collection": "the list starts",
+}
+
+
+def _yaml_problem(err: MarkedYAMLError, text: str, source: str) -> DkgenError:
     mark = err.problem_mark or err.context_mark
     origin = Origin(source, mark.line + 1, mark.column + 1) if mark else Origin(source)
     problem = str(err.problem or err.context or "not valid YAML")
-    hint = ""
     if "duplicate key" in problem:
-        key = re.search(r'duplicate key "([^"]*)"', problem)
-        problem = f"duplicate key `{key.group(1) if key else '?'}`"
-        first = err.context_mark
-        if first is not None and first is not mark:
-            hint = "the mapping starts at line " + str(first.line + 1) + "; keep one of the two"
-        else:
-            hint = "keep one of the two"
-    elif "\\t" in problem or "'\\t'" in problem:
-        problem = "a tab character; YAML indents with spaces only"
-    return InputError.single(origin, problem, hint=hint)
+        return _duplicate_key_problem(err, text, origin)
+    if "'\\t'" in problem:
+        return InputError.single(origin, "a tab character; YAML indents with spaces only")
+    hint = next((fix for wording, fix in _SYNTAX_HINTS if wording in problem), "")
+    context = err.context_mark
+    opened = _CONTEXTS.get(str(err.context))
+    if opened and context is not None and context is not mark:
+        # An unclosed bracket or quote is reported where the file ends; the
+        # spot that explains it is where it was opened.
+        where = f"{opened} at line {context.line + 1}, column {context.column + 1}"
+        hint = f"{where}; {hint}" if hint else where
+    return InputError.single(origin, f"invalid YAML: {problem}", hint=hint)
+
+
+def _duplicate_key_problem(err: MarkedYAMLError, text: str, origin: Origin) -> DkgenError:
+    key = re.search(r'duplicate key "([^"]*)"', str(err.problem))
+    name = key.group(1) if key else "?"
+    found = _find_duplicate(text, origin.line - 1, origin.column - 1)
+    if found is None:
+        return InputError.single(origin, f"duplicate key `{name}`", hint="keep one of the two")
+    path, (line, column) = found
+    first = f"line {line}" + (f", column {column}" if line == origin.line else "")
+    return InputError.single(
+        origin,
+        f"duplicate key (first set at {first})",
+        path=format_path(path),
+        hint="keep one of the two",
+    )
+
+
+def _find_duplicate(text: str, line: int, column: int) -> tuple[KeyPath, tuple[int, int]] | None:
+    """The key path of the duplicate key at 0-based (line, column), and where
+    (1-based) the key was first set.
+
+    Composing builds the node tree without the constructor's duplicate
+    check, so it succeeds where loading failed and still knows positions.
+    """
+    try:
+        root = _yaml().compose(text)
+    except (YAMLError, ValueError, RecursionError):
+        return None
+
+    # An alias shares its node; visiting each node once keeps an alias bomb
+    # that also has a duplicate key from being walked in full here.
+    seen: set[int] = set()
+
+    def search(node: Any, path: KeyPath) -> tuple[KeyPath, tuple[int, int]] | None:
+        if id(node) in seen:
+            return None
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            first: dict[Any, tuple[int, int]] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, ScalarNode) else None
+                mark = key.start_mark
+                if (mark.line, mark.column) == (line, column) and name in first:
+                    return (*path, str(name)), first[name]
+                first.setdefault(name, (mark.line + 1, mark.column + 1))
+                found = search(value, (*path, str(name)))
+                if found:
+                    return found
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                found = search(item, (*path, index))
+                if found:
+                    return found
+        return None
+
+    return search(root, ())
 
 
 def _convert(document: CommentedMap, source: str) -> Layer:
     values: dict[KeyPath, Origin] = {(): Origin(source, 1, 1)}
     keys: dict[KeyPath, Origin] = {}
     budget = [MAX_VALUES]
+    # Containers already walked: meeting one again means an alias is being
+    # expanded. The first such path is where the expansion started.
+    walked: set[int] = set()
+    expanding: list[KeyPath] = []
 
     def at(line_col: tuple[int, int] | None) -> Origin:
         if line_col is None:
             return Origin(source)
         return Origin(source, line_col[0] + 1, line_col[1] + 1)
 
+    def too_many(path: KeyPath, origin: Origin) -> InputError:
+        # Inside an alias ruamel reports the anchor's positions; the key
+        # whose value started the expansion is the spot to fix.
+        if not expanding:
+            return InputError.single(
+                origin,
+                f"more than {MAX_VALUES} values",
+                hint="settings files are small; split the settings or drop unused values",
+            )
+        start = expanding[0]
+        named = next((start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ())
+        return InputError.single(
+            keys.get(named, origin),
+            f"more than {MAX_VALUES} values after expanding YAML aliases",
+            path=format_path(named),
+            hint="aliases that repeat other aliases multiply (a 'billion laughs' file); "
+            "write the values out",
+        )
+
     def walk(node: Any, path: KeyPath, origin: Origin) -> Any:
         # Aliases share one node, so a "billion laughs" file is small in
         # memory but huge when walked: the budget stops it early.
         budget[0] -= 1
         if budget[0] < 0:
-            raise InputError.single(
-                origin,
-                f"more than {MAX_VALUES} values (after expanding aliases)",
-                hint="settings files are small; check for recursive anchors",
-            )
+            raise too_many(path, origin)
         if len(path) > MAX_DEPTH:
             raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, CommentedMap | CommentedSeq):
+            if id(node) in walked and not expanding:
+                expanding.append(path)
+                try:
+                    return walk_container(node, path)
+                finally:
+                    expanding.pop()
+            walked.add(id(node))
+            return walk_container(node, path)
+        return _scalar(node, path, origin)
+
+    def walk_container(node: CommentedMap | CommentedSeq, path: KeyPath) -> Any:
+        tag = node.tag.value
+        if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
+            raise InputError.single(
+                values[path] if path in values else Origin(source),
+                f"the YAML tag {tag} is not supported",
+                path=format_path(path),
+                hint="remove the tag; settings are plain strings, numbers, booleans, lists "
+                "and mappings",
+            )
         if isinstance(node, CommentedMap):
             out: dict[str, Any] = {}
             for key in node:
@@ -204,15 +343,13 @@ def _convert(document: CommentedMap, source: str) -> Layer:
                 values[child] = value_origin
                 out[key] = walk(node[key], child, value_origin)
             return out
-        if isinstance(node, CommentedSeq):
-            items = []
-            for index, item in enumerate(node):
-                child = (*path, index)
-                item_origin = at(_safe_lc(node, "item", index))
-                values[child] = item_origin
-                items.append(walk(item, child, item_origin))
-            return items
-        return _scalar(node, path, origin)
+        items = []
+        for index, item in enumerate(node):
+            child = (*path, index)
+            item_origin = at(_safe_lc(node, "item", index))
+            values[child] = item_origin
+            items.append(walk(item, child, item_origin))
+        return items
 
     data = walk(document, (), values[()])
     return Layer(source=source, data=data, values=values, keys=keys)
@@ -239,6 +376,16 @@ def _scalar(node: Any, path: KeyPath, origin: Origin) -> Any:
         return float(node)
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, TaggedScalar):
+        if node.tag.value == "tag:yaml.org,2002:str":  # `!!str 12` is a way to quote
+            return str(node.value)
+        raise InputError.single(
+            origin,
+            f"the YAML tag {_short_tag(str(node.tag.value))} is not supported",
+            path=format_path(path),
+            hint="remove the tag; settings are plain strings, numbers, booleans, lists "
+            "and mappings",
+        )
     if isinstance(node, datetime | date):
         # YAML resolves 2024-01-01 as a date; no setting is a date, so keep
         # the text and let the schema say what was expected.
@@ -249,6 +396,11 @@ def _scalar(node: Any, path: KeyPath, origin: Origin) -> Any:
         path=format_path(path),
         hint="use plain strings, numbers, booleans, lists and mappings",
     )
+
+
+def _short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:python/object`` -> ``!!python/object``, as it was typed."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -292,21 +444,32 @@ def _override_value(raw: str, origin: Origin) -> Any:
         return ""
     try:
         parsed = _yaml().load(raw)
-    except (YAMLError, ValueError):
+    except MarkedYAMLError as err:
+        raise InputError.single(
+            origin,
+            f"the value is not valid YAML: {err.problem or err.context}",
+            hint="quote it to pass it as a string, e.g. -s 'key=\"value\"'",
+        ) from None
+    except (YAMLError, ValueError, RecursionError):
         raise InputError.single(
             origin,
             "the value is not valid YAML",
             hint="quote it to pass it as a string, e.g. -s 'key=\"value\"'",
         ) from None
-    layer_like = _convert_value(parsed, origin)
-    return layer_like
+    return _convert_value(parsed, origin, [MAX_VALUES])
 
 
-def _convert_value(node: Any, origin: Origin) -> Any:
+def _convert_value(node: Any, origin: Origin, budget: list[int]) -> Any:
+    # The same bound as for files: an alias bomb typed into -s stops early too.
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise InputError.single(
+            origin, f"more than {MAX_VALUES} values after expanding YAML aliases"
+        )
     if isinstance(node, CommentedMap):
-        return {str(k): _convert_value(v, origin) for k, v in node.items()}
+        return {str(k): _convert_value(v, origin, budget) for k, v in node.items()}
     if isinstance(node, CommentedSeq):
-        return [_convert_value(v, origin) for v in node]
+        return [_convert_value(v, origin, budget) for v in node]
     return _scalar(node, (), origin)
 
 

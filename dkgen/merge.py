@@ -2,8 +2,9 @@
 
 The rules (README "Layers"): mappings merge key by key; scalars and lists
 replace whatever was below them; ``-s`` overrides set one path last, in the
-order given. ``origins`` maps every path in the result to the layer position
-it came from, so errors and ``dkgen config --show-origin`` can point at it.
+order given (a mapping given to ``-s`` merges like a layer's). ``origins``
+maps every path in the result to the layer position it came from, so errors
+and ``dkgen config --show-origin`` can point at it.
 """
 
 from __future__ import annotations
@@ -122,6 +123,16 @@ def _apply_override(
                 path=format_path(path),
             )
     last = path[-1]
+    if (
+        isinstance(node, dict)
+        and isinstance(node.get(last), dict)
+        and isinstance(override.value, dict)
+    ):
+        # A mapping merges key by key, as a layer's would: -s 'cluster={zone: x}'
+        # changes the zone and keeps the rest of the cluster section.
+        keys[path] = origin
+        _merge_override(node[last], override.value, path, origin, values, keys)
+        return
     if isinstance(node, dict) and isinstance(last, str):
         node[last] = copy.deepcopy(override.value)
         keys[path] = origin
@@ -139,6 +150,26 @@ def _apply_override(
     _forget_below(path, values, keys)
     values[path] = origin
     _mark_below(path, override.value, origin, values, keys)
+
+
+def _merge_override(
+    target: dict[str, Any],
+    incoming: dict[str, Any],
+    path: KeyPath,
+    origin: Origin,
+    values: dict[KeyPath, Origin],
+    keys: dict[KeyPath, Origin],
+) -> None:
+    for key, value in incoming.items():
+        child = (*path, key)
+        keys[child] = origin
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_override(target[key], value, child, origin, values, keys)
+            continue
+        target[key] = copy.deepcopy(value)
+        _forget_below(child, values, keys)
+        values[child] = origin
+        _mark_below(child, value, origin, values, keys)
 
 
 def _mark_below(

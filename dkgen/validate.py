@@ -9,7 +9,6 @@ obvious. Deprecated keys of the original tool produce warnings, not errors.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
@@ -23,6 +22,7 @@ from dkgen.merge import Merged
 from dkgen.patches import parse_patches, patch_bodies
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
+from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
 from dkgen.schema_validator import Draft202012Validator, ValidationError
 from dkgen.secrets import (
     credential_name,
@@ -52,7 +52,13 @@ def _validator() -> Draft202012Validator:
 
 def validate(merged: Merged) -> Validated:
     """Check ``merged`` and shape it into :class:`Settings`, or raise SettingsError."""
-    problems = [p for error in _schema_errors(merged.data) for p in _problem(error, merged)]
+    # jsonschema yields one `required` error per missing key, each naming them
+    # all; dict.fromkeys keeps each problem once, in order.
+    problems = list(
+        dict.fromkeys(
+            p for error in _schema_errors(merged.data) for p in schema_problems(error, merged)
+        )
+    )
     # Semantic checks read values as the schema promises them; run them only
     # on a tree that passed it.
     if not problems:
@@ -69,72 +75,6 @@ def validate(merged: Merged) -> Validated:
 
 def _schema_errors(data: dict[str, Any]) -> Iterator[ValidationError]:
     yield from _validator().iter_errors(data)
-
-
-# ---------------------------------------------------------------- schema lookups
-
-
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        target: dict[str, Any] = load_schema()["$defs"][ref.removeprefix("#/$defs/")]
-        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def schema_at(path: KeyPath) -> dict[str, Any] | None:
-    """The (resolved) subschema that describes ``path``, or None if no key is there."""
-    node = _resolve(load_schema())
-    for part in path:
-        if isinstance(part, int):
-            items = node.get("items")
-            if not isinstance(items, dict):
-                return None
-            node = _resolve(items)
-            continue
-        props = node.get("properties", {})
-        if part in props:
-            node = _resolve(props[part])
-        elif isinstance(node.get("additionalProperties"), dict):
-            node = _resolve(node["additionalProperties"])
-        else:
-            return None
-    return node
-
-
-@functools.cache
-def schema_keys() -> tuple[str, ...]:
-    """Every dotted key the schema defines, sections included, in schema order."""
-    found: list[str] = []
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for name, child in node.get("properties", {}).items():
-            dotted = f"{prefix}.{name}" if prefix else name
-            found.append(dotted)
-            walk(_resolve(child), dotted)
-
-    walk(_resolve(load_schema()), "")
-    return tuple(found)
-
-
-def suggest_key(path: KeyPath, allowed: list[str]) -> str:
-    """A did-you-mean hint for an unknown key at ``path``."""
-    name = str(path[-1])
-    parent = format_path(path[:-1])
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-    if close:
-        full = f"{parent}.{close[0]}" if parent else close[0]
-        return f"did you mean `{full}`?"
-    # The key may belong to another section (`cluster.bokeh_port`).
-    elsewhere = [k for k in schema_keys() if k.rsplit(".", 1)[-1] == name]
-    if not elsewhere:
-        candidates = difflib.get_close_matches(name, [k.rsplit(".", 1)[-1] for k in schema_keys()])
-        elsewhere = [k for k in schema_keys() if candidates and k.endswith("." + candidates[0])]
-    if elsewhere:
-        return f"did you mean `{elsewhere[0]}`?"
-    if allowed:
-        return "allowed here: " + ", ".join(allowed)
-    return ""
 
 
 # ---------------------------------------------------------------- messages
@@ -180,24 +120,12 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _range_text(schema: dict[str, Any]) -> str:
-    low = schema.get("minimum", schema.get("exclusiveMinimum"))
-    high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    low_op = "<" if "exclusiveMinimum" in schema else "≤"
-    high_op = "<" if "exclusiveMaximum" in schema else "≤"
-    if low is not None and high is not None:
-        return f"allowed: {low} {low_op} value {high_op} {high}"
-    if low is not None:
-        return f"allowed: value {'>' if low_op == '<' else '≥'} {low}"
-    return f"allowed: value {high_op} {high}"
-
-
 def _allows_null(error: ValidationError) -> bool:
     expected: Any = error.validator_value
     return expected == "null" or (isinstance(expected, list) and "null" in expected)
 
 
-def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
+def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
     path: KeyPath = tuple(error.absolute_path)
     dotted = format_path(path)
     origin = merged.origin(path)
@@ -213,7 +141,10 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
         if useful:
             deepest = max(len(e.absolute_path) for e in useful)
             return [
-                p for e in useful if len(e.absolute_path) == deepest for p in _problem(e, merged)
+                p
+                for e in useful
+                if len(e.absolute_path) == deepest
+                for p in schema_problems(e, merged)
             ]
     if kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
@@ -239,32 +170,27 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
         shape = schema.get("x-shape", "a valid name")
         return [Problem(merged.key_origin(child), format_path(child), f"{value!r} is not {shape}")]
     if kind == "required":
-        missing = [k for k in expected if k not in value]
-        problems = []
-        for key in missing:
-            child = (*path, key)
-            where = merged.sources[-1] if merged.sources else "<settings>"
-            problems.append(
-                Problem(
-                    type(origin)(where),
-                    format_path(child),
-                    "required setting is missing",
-                    f"add it to your settings file, e.g. `{format_path(child)}: ...`"
-                    if child != ("cluster", "name")
-                    else "name your cluster: add `cluster: {name: my-dask}` to your settings file",
-                )
-            )
-        return problems
+        where = _missing_origin(merged, path)
+        return [
+            Problem(where, format_path((*path, key)), "required setting is missing", hint)
+            for key in expected
+            if key not in value
+            for hint in [_missing_hint(where, path, key)]
+        ]
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         hint = ""
         if "boolean" in names and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
             hint = f"YAML 1.2 reads {value!r} as a string, not a boolean; write true or false"
+        elif "boolean" in names and isinstance(value, str) and value.lower() in {"true", "false"}:
+            hint = f"write {value.lower()} without quotes"
         elif "object" in names and value is None:
             hint = "an empty section is `{}`; or remove the line"
         elif isinstance(value, str) and names[0] in {"integer", "number"} and _numeric(value):
             hint = "write the number without quotes"
+        elif names[0] == "string" and isinstance(value, bool | int | float):
+            hint = _quote_hint(origin, dotted, value)
         return [Problem(origin, dotted, f"expected {wanted}, got {_describe(value)}", hint)]
     if kind == "enum":
         allowed_values = ", ".join(str(v) for v in expected)
@@ -274,8 +200,10 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return [Problem(origin, dotted, f"{value} is out of range ({_range_text(schema)})")]
+        return [Problem(origin, dotted, f"{value} is out of range ({range_text(schema)})")]
     if kind == "pattern":
+        if value == "" and schema.get("minLength", 0) > 0:
+            return []  # the minLength problem says it: must not be empty
         shape = schema.get("x-shape", f"must match {expected}")
         return [Problem(origin, dotted, f"{value!r} is not {shape}")]
     if kind in {"maxLength", "minLength"}:
@@ -286,6 +214,37 @@ def _problem(error: ValidationError, merged: Merged) -> list[Problem]:
             Problem(origin, dotted, f"is {len(value)} characters long (at most {bound} allowed)")
         ]
     return [Problem(origin, dotted, error.message)]
+
+
+def _quote_hint(origin: Origin, dotted: str, value: bool | float) -> str:
+    text = _describe(value).removeprefix("the number ")
+    if origin.source.startswith("-s "):
+        return f"""quote it to make it a string: -s '{dotted}="{text}"'"""
+    return f'quote it to make it a string: "{text}"'
+
+
+def _missing_origin(merged: Merged, path: KeyPath) -> Origin:
+    """Where to report a missing key: the section in the user's last file (or
+    the -s override) that set it, else the top of the user's last file; the
+    shipped defaults are not the place."""
+    user_files = [s for s in merged.sources if Origin(s).is_file]
+    section = merged.keys.get(path)
+    if section is not None and (section.is_file or section.source.startswith("-s ")):
+        return section
+    if user_files:
+        return Origin(user_files[-1], 1, 1)
+    return Origin("<command line>")
+
+
+def _missing_hint(where: Origin, path: KeyPath, key: str) -> str:
+    dotted = format_path((*path, key))
+    if where.source.startswith("-s "):
+        return f"add it: -s {dotted}=..."
+    if dotted == "cluster.name":
+        if where.is_file:
+            return "name your cluster: add `cluster: {name: my-dask}` to your settings file"
+        return "name your cluster: -s cluster.name=my-dask, or give a settings file"
+    return f"add it to your settings file, e.g. `{dotted}: ...`"
 
 
 # ---------------------------------------------------------------- semantic checks

@@ -99,3 +99,51 @@ def test_original_tool_file_builds_with_its_meaning(in_repo: Path) -> None:
         "jupyter.lab_port",
         "scheduler.http_port",
     ]
+
+
+def test_override_mapping_merges_like_a_layer() -> None:
+    layer = parse_layer("cluster: {name: demo}\nworkers: {env: {A: '1'}}\n", "s.yaml")
+    overrides = [
+        parse_override("cluster={zone: europe-west4-a, core_pool: {num_nodes: 2}}", sections()),
+        parse_override('workers.env={B: "2"}', sections()),
+    ]
+    merged = merge([layer], overrides)
+    cluster = merged.data["cluster"]
+    assert (cluster["name"], cluster["zone"]) == ("demo", "europe-west4-a")
+    assert cluster["core_pool"] == {
+        "machine_type": "e2-standard-4",
+        "num_nodes": 2,
+        "disk_size": 50,
+    }
+    assert merged.data["workers"]["env"] == {"A": "1", "B": "2"}
+    first = Origin("-s cluster={zone: europe-west4-a, core_pool: {num_nodes: 2}}")
+    assert merged.origin(("cluster", "zone")) == first
+    assert merged.origin(("cluster", "core_pool", "num_nodes")) == first
+    assert merged.origin(("cluster", "core_pool", "disk_size")).source == "dkgen:bases/default.yaml"
+    assert merged.origin(("cluster", "name")) == Origin("s.yaml", 1, 17)
+    assert merged.origin(("workers", "env", "A")) == Origin("s.yaml", 2, 20)
+    assert merged.origin(("workers", "env", "B")) == Origin('-s workers.env={B: "2"}')
+
+
+def test_override_scalar_replaces_a_mapping_and_its_origins() -> None:
+    layer = parse_layer("cluster: {name: demo}\nextra: {a: 1}\n", "s.yaml")
+    merged = merge([layer], [parse_override("extra=[x, y]", sections())])
+    assert merged.data["extra"] == ["x", "y"]
+    assert merged.origin(("extra", 1)) == Origin("-s extra=[x, y]")
+    assert ("extra", "a") not in merged.values
+
+
+def test_list_element_origins() -> None:
+    layer = parse_layer("cluster: {name: demo}\nextra:\n  - a\n  - b\n", "l.yaml")
+    merged = merge([layer], [parse_override("extra[1]=c", sections())])
+    assert merged.data["extra"] == ["a", "c"]
+    assert merged.origin(("extra", 0)) == Origin("l.yaml", 3, 5)
+    assert merged.origin(("extra", 1)) == Origin("-s extra[1]=c")
+
+
+def test_alias_values_are_expanded_with_positions() -> None:
+    layer = parse_layer(
+        "cluster: {name: demo}\nworkers:\n  env: &env {A: '1'}\nx-copy:\n  env: *env\n", "s.yaml"
+    )
+    assert layer.data["x-copy"] == {"env": {"A": "1"}}
+    assert layer.keys[("x-copy", "env")] == Origin("s.yaml", 5, 3)

@@ -1,0 +1,246 @@
+"""``dkgen explain KEY``: what one setting is, from the schema and the shipped defaults.
+
+Like ``kubectl explain``: the key's type, default, what is allowed, its
+description and an example, or, for a section, its fields. Nothing here is
+written by hand per key: the schema (``schema/settings.schema.json``) is the
+source of types, ranges and descriptions, ``bases/default.yaml`` of defaults,
+so ``dkgen explain``, ``docs/settings.md`` and validation cannot disagree.
+
+>>> print(format_explanation(explain_key("workers.count")), end="")
+KEY:     workers.count
+TYPE:    integer
+DEFAULT: 8
+ALLOWED: 0 ≤ value ≤ 10000
+<BLANKLINE>
+DESCRIPTION:
+  Number of worker pods.
+<BLANKLINE>
+EXAMPLE:
+  workers:
+    count: 8
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from dkgen.errors import InputError, Origin
+from dkgen.load import KeyPath, format_path, load_layer
+from dkgen.resources import default_base_path, load_schema
+from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
+from dkgen.yaml_text import to_yaml, yaml_scalar
+
+# Printed where a value or an origin would be, for what has none.
+NO_DEFAULT = "none (required)"
+SHIPPED_DEFAULTS = "dkgen:bases/default.yaml"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One child of a section, as a section's FIELDS list shows it."""
+
+    name: str
+    type: str
+    required: bool
+    deprecated: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """Everything ``explain`` and the settings reference say about one key."""
+
+    key: str
+    type: str
+    default: str | None
+    allowed: str
+    description: str
+    example: str
+    deprecated: str
+    fields: tuple[Field, ...]
+
+
+@functools.cache
+def default_settings() -> dict[str, Any]:
+    """The shipped defaults as plain data."""
+    return load_layer(default_base_path(), SHIPPED_DEFAULTS).data
+
+
+def _default_at(path: KeyPath) -> tuple[bool, Any]:
+    node: Any = default_settings()
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def type_text(schema: dict[str, Any]) -> str:
+    """The schema type in the words error messages use."""
+    names = schema.get("type", "any")
+    names = [names] if isinstance(names, str) else list(names)
+    words = {"object": "mapping", "array": "list", "boolean": "boolean (true or false)"}
+    text = " or ".join(words.get(n, n) for n in names)
+    values = schema.get("additionalProperties")
+    if text == "mapping" and isinstance(values, dict):
+        text = f"mapping of names to {type_text(values)}s"
+    return text
+
+
+def allowed_text(schema: dict[str, Any]) -> str:
+    """What values the schema accepts, beyond the type: enum, range, shape, length."""
+    if "enum" in schema:
+        return "one of " + ", ".join(yaml_scalar(v) for v in schema["enum"])
+    bounds = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+    if bounds & schema.keys():
+        return range_text(schema).removeprefix("allowed: ")
+    if "x-shape" in schema:
+        return str(schema["x-shape"])
+    names = schema.get("propertyNames")
+    values = schema.get("additionalProperties")
+    if isinstance(names, dict) and isinstance(values, dict):
+        shape = names.get("x-shape", "any name")
+        return f"names: {shape}; values: {allowed_text(values) or type_text(values)}"
+    if "maxLength" in schema:
+        return f"at most {schema['maxLength']} characters"
+    return ""
+
+
+def _example(path: KeyPath, schema: dict[str, Any]) -> str:
+    examples = schema.get("examples")
+    found, default = _default_at(path)
+    if examples:
+        value = examples[0]
+    elif found and default not in (None, {}, []):
+        value = default
+    else:
+        return ""
+    tree: Any = value
+    for part in reversed(path):
+        tree = {part: tree}
+    # x-example-with: other settings the example needs in order to build (a
+    # regional cluster's `zone: null`, a project for Workload Identity), merged
+    # in so the snippet works as pasted.
+    return to_yaml(_merged(tree, schema.get("x-example-with", {})))
+
+
+def _merged(low: Any, high: Any) -> Any:
+    if isinstance(low, dict) and isinstance(high, dict):
+        return {**low, **{k: _merged(low.get(k), v) for k, v in high.items()}}
+    return high
+
+
+def _unknown(dotted: str, path: KeyPath) -> InputError:
+    for end in range(1, len(path) + 1):
+        parent = schema_at(path[: end - 1])
+        if schema_at(path[:end]) is None:
+            if parent is not None and "properties" not in parent:
+                kind = type_text(parent)
+                hint = f"`{format_path(path[: end - 1])}` is a {kind}, with no settings under it"
+                return InputError.single(
+                    Origin("dkgen explain"), "unknown setting", path=dotted, hint=hint
+                )
+            allowed = list((parent or {}).get("properties", {}))
+            hint = suggest_key(path[:end], allowed)
+            # `worker.count`: suggest the whole key when the rest fits under the match.
+            if hint.startswith("did you mean `") and end < len(path):
+                guess = hint.removeprefix("did you mean `").removesuffix("`?")
+                whole = (*guess.split("."), *path[end:])
+                if schema_at(whole) is not None:
+                    hint = f"did you mean `{format_path(whole)}`?"
+            return InputError.single(
+                Origin("dkgen explain"), "unknown setting", path=dotted, hint=hint
+            )
+    raise AssertionError(f"{dotted} is known")  # pragma: no cover - callers check first
+
+
+def explain_key(dotted: str = "") -> KeyDoc:
+    """Describe ``dotted`` (``""`` is the top level); InputError for an unknown key."""
+    path: KeyPath = tuple(dotted.split(".")) if dotted else ()
+    schema = schema_at(path)
+    if schema is None or (path and "" in path):
+        raise _unknown(dotted, path)
+    required = set(schema.get("required", []))
+    fields = tuple(
+        Field(
+            name=name,
+            type=type_text(schema_at((*path, name)) or {}),
+            required=name in required,
+            deprecated=bool(child.get("deprecated")),
+            description=str(child.get("description", "")),
+        )
+        for name, child in schema.get("properties", {}).items()
+    )
+    found, default = _default_at(path)
+    parent_required = path and path[-1] in (schema_at(path[:-1]) or {}).get("required", [])
+    if fields:
+        default_text = None
+    elif found:
+        default_text = yaml_scalar(default)
+    else:
+        default_text = NO_DEFAULT if parent_required else "none"
+    deprecated = ""
+    if schema.get("deprecated"):
+        deprecated = f"replaced by {schema.get('x-replaced-by', 'nothing')}"
+    description = str(schema.get("description", ""))
+    if not description and path:
+        description = f"One entry of `{format_path(path[:-1])}`."
+    return KeyDoc(
+        key=format_path(path),
+        type=type_text(schema),
+        default=default_text,
+        allowed=allowed_text(schema),
+        description=description,
+        example="" if fields else _example(path, schema),
+        deprecated=deprecated,
+        fields=fields,
+    )
+
+
+def every_key() -> tuple[str, ...]:
+    """Every key ``explain`` knows, sections first in schema order."""
+    return schema_keys()
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(
+        text, width=80, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
+
+
+def format_explanation(doc: KeyDoc) -> str:
+    """The text ``dkgen explain`` prints, kubectl-explain style."""
+    rows = [("KEY", doc.key or "(top level)"), ("TYPE", doc.type)]
+    if doc.default is not None:
+        rows.append(("DEFAULT", doc.default))
+    if doc.allowed:
+        rows.append(("ALLOWED", doc.allowed))
+    if doc.deprecated:
+        rows.append(("DEPRECATED", doc.deprecated))
+    width = max(len(name) for name, _ in rows) + 2
+    out = [
+        textwrap.fill(
+            value,
+            width=80,
+            initial_indent=f"{name + ':':<{width}}",
+            subsequent_indent=" " * width,
+            break_on_hyphens=False,
+        )
+        for name, value in rows
+    ]
+    out += ["", "DESCRIPTION:", _wrap(doc.description or load_schema()["description"], "  ")]
+    if doc.example:
+        out += ["", "EXAMPLE:", textwrap.indent(doc.example, "  ").rstrip("\n")]
+    if doc.fields:
+        out += ["", "FIELDS:"]
+        name_width = max(len(field.name) for field in doc.fields)
+        for field in doc.fields:
+            flag = ", required" if field.required else ", deprecated" if field.deprecated else ""
+            out.append(f"  {field.name:<{name_width}}  <{field.type}{flag}>")
+            if field.description:
+                out.append(_wrap(field.description, "    "))
+    return "\n".join(out) + "\n"
