@@ -70,6 +70,29 @@ def layer_options(func: F) -> F:
     return func
 
 
+# --strict (issue 10): a small option shared by build, validate and plan
+
+
+def strict_option(func: F) -> F:
+    """``--strict``: warnings fail the command (exit 2); notes never do."""
+    return click.option(
+        "--strict",
+        is_flag=True,
+        help="Treat warnings (such as workers needing more nodes than max_nodes) as errors.",
+    )(func)
+
+
+def enforce_strict(warnings: Sequence[Problem], strict: bool) -> None:
+    """Under ``--strict``, raise the warnings as errors, before anything is written."""
+    from dataclasses import replace
+
+    from dkgen.errors import SettingsError
+
+    failing = [replace(p, severity="error") for p in warnings if p.severity == "warning"]
+    if strict and failing:
+        raise SettingsError(failing)
+
+
 @click.group(cls=DkgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
@@ -96,18 +119,21 @@ def cli() -> None:
     help="Take over a directory without a dkgen manifest, and overwrite files dkgen "
     "did not generate or that were edited by hand.",
 )
+@strict_option
 def build(
     settings_files: tuple[Path, ...],
     overlays: tuple[str, ...],
     overrides: tuple[str, ...],
     out_dir: Path,
     force: bool,
+    strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
     from dkgen.compiler import compile_settings
     from dkgen.emit import write_output
 
     result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
     report(result.warnings)
     emitted = write_output(out_dir, result.files, result.inputs, force=force)
     summary = f"dkgen: wrote {len(emitted.written)} files to {out_dir}"
@@ -120,16 +146,62 @@ def build(
 
 @cli.command()
 @layer_options
+@strict_option
 def validate(
-    settings_files: tuple[Path, ...], overlays: tuple[str, ...], overrides: tuple[str, ...]
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Check SETTINGS without writing anything."""
     from dkgen.compiler import compile_settings
 
     result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
     report(result.warnings)
     click.echo(f"dkgen: {result.settings.cluster.name}: settings are valid")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="dkgen")
+
+
+@cli.command()
+@layer_options
+@strict_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table for people; json: every figure, for machines.",
+)
+def plan(
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    strict: bool,
+    output_format: str,
+) -> None:
+    """Show how the pods of SETTINGS fit on their node pools, without writing anything.
+
+    Per pool: machine type, allocatable CPU and memory per node (GKE's
+    documented reservations), workers per node and the resource that limits
+    it, nodes needed for the requested workers, min/max nodes and the share
+    of a full node left idle.
+    """
+    import json
+
+    from dkgen.capacity import format_plan_text, plan_json
+    from dkgen.capacity import plan as plan_pools
+    from dkgen.compiler import compile_settings
+
+    result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
+    report(result.warnings)
+    pools = plan_pools(result.settings)
+    if output_format == "json":
+        click.echo(json.dumps(plan_json(pools), indent=2, sort_keys=True))
+    else:
+        click.echo(format_plan_text(pools), nl=False)

@@ -19,7 +19,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from dkgen.errors import Problem, SettingsError
+from dkgen import capacity
+from dkgen.errors import Origin, Problem, SettingsError
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
@@ -55,8 +56,14 @@ def validate(merged: Merged) -> Validated:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SettingsError(errors)
-    warnings = sorted((p for p in problems if p.severity == "warning"), key=Problem.sort_key)
-    return Validated(settings=build_settings(merged.data), warnings=tuple(warnings))
+    settings = build_settings(merged.data)
+    # Capacity checks read the typed settings: the pods against their nodes.
+    problems.extend(capacity.check(settings, _SettingLocator(merged)))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SettingsError(errors)
+    warnings = sorted((p for p in problems if p.severity != "error"), key=Problem.sort_key)
+    return Validated(settings=settings, warnings=tuple(warnings))
 
 
 def _schema_errors(data: dict[str, Any]) -> Iterator[ValidationError]:
@@ -312,6 +319,23 @@ class _GroupView:
     def problem(self, key: str, message: str, hint: str = "") -> Problem:
         path = self.path(key)
         return Problem(self.merged.origin(path), format_path(path), message, hint)
+
+
+@dataclass(frozen=True)
+class _SettingLocator:
+    """Tells :mod:`dkgen.capacity` where a worker group's setting was set."""
+
+    merged: Merged
+
+    def path(self, group: str | None, key: str) -> KeyPath:
+        head, _, rest = key.partition(".")
+        if group is None:
+            return tuple(key.split("."))
+        own = {} if group == DEFAULT_GROUP else self.merged.data["worker_groups"][group]
+        return (*_GroupView(group, own, self.merged).path(head), *([rest] if rest else []))
+
+    def origin(self, path: KeyPath) -> Origin:
+        return self.merged.origin(path)
 
 
 def _groups(merged: Merged) -> Iterator[_GroupView]:

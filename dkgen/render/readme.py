@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dkgen import __version__
+from dkgen.capacity import format_plan_markdown, plan
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
 from dkgen.settings import Settings
 
@@ -32,6 +33,7 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "`cluster.sh` creates and deletes the GKE cluster "
         f"`{settings.cluster.name}` in `{settings.cluster.zone}`.",
         "",
+        *_capacity(settings),
         "## Apply",
         "",
         "```sh",
@@ -78,3 +80,13 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "",
     ]
     return "\n".join(lines)
+
+
+def _capacity(settings: Settings) -> list[str]:
+    """How the pods fit on the node pools: the table `dkgen plan` prints."""
+    return [
+        "## Capacity",
+        "",
+        *format_plan_markdown(plan(settings)),
+        "",
+    ]
