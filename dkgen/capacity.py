@@ -501,7 +501,7 @@ def _check_workers(
         yield problem(
             "cpus_per_worker",
             f"{who} asks for {format_cpus(pod.request.cpu_millicores)} CPUs, but {node} has "
-            f"{format_cpus(room.cpu_millicores)} for pods after GKE's reservations; it would "
+            f"{format_cpus(room.cpu_millicores)} CPUs for pods after GKE's reservations; it would "
             "never be scheduled",
             f"set {name('cpus_per_worker')} to {format_cpus(room.cpu_millicores)} or less, "
             f"or choose a larger {name('machine_type')}",
@@ -596,16 +596,15 @@ def _check_gpus(
             yield problem(
                 "accelerator.type",
                 f"{machine.name} comes with {machine.gpu} GPUs built in, not {accelerator.type}",
-                f"set {name('accelerator.type')} to {machine.gpu}, or choose a machine type "
-                f"that takes {accelerator.type}{_gpu_homes(accelerator.type)}",
+                f"set {name('accelerator.type')} to {machine.gpu}; {_gpu_homes(accelerator.type)}",
             )
         elif accelerator.count != machine.gpus:
             yield problem(
                 "accelerator.count",
                 f"{machine.name} comes with {machine.gpus} {machine.gpu} GPUs, "
                 f"not {accelerator.count}",
-                f"set {name('accelerator.count')} to {machine.gpus}, or choose the "
-                f"{machine.family} machine type with {accelerator.count} GPUs",
+                f"set {name('accelerator.count')} to {machine.gpus}, or choose a "
+                f"{machine.family} machine type with {accelerator.count} built in",
             )
         return
     if accelerator is None:
@@ -623,16 +622,17 @@ def _check_gpus(
         yield problem(
             "accelerator.type",
             f"{machine.name} {reason}",
-            f"{accelerator.type}{_gpu_homes(accelerator.type) or ' has no machine type here'}",
+            f"{_gpu_homes(accelerator.type)}; choose such a {name('machine_type')}",
         )
         return
     if accelerator.count not in limits:
-        allowed = ", ".join(str(c) for c in sorted(limits))
+        counts = [str(c) for c in sorted(limits)]
+        allowed = ", ".join(counts[:-1]) + f" or {counts[-1]}" if len(counts) > 1 else counts[0]
         yield problem(
             "accelerator.count",
             f"{accelerator.type} attaches {allowed} per {machine.family.upper()} machine, "
             f"not {accelerator.count}",
-            f"set {name('accelerator.count')} to one of {allowed}",
+            f"set {name('accelerator.count')} to {allowed}",
         )
         return
     most = limits[accelerator.count]
@@ -646,16 +646,16 @@ def _check_gpus(
 
 
 def _gpu_homes(gpu: str) -> str:
-    """Where a GPU type can go, for a hint: ' (attaches to n1; built into g2-standard-4, ...)'."""
+    """Where a GPU type can go, for a hint: ``nvidia-l4 is built into g2-standard-4, ...``."""
     table = machine_table()
-    attach = sorted(f.name for f in table.families.values() if gpu in f.attachable_gpus)
+    attach = sorted(f.name.upper() for f in table.families.values() if gpu in f.attachable_gpus)
     built = [m.name for m in table.machines.values() if m.gpu == gpu]
-    parts = []
     if attach:
-        parts.append(f"attaches to {', '.join(attach)} machine types")
+        return f"{gpu} attaches to {', '.join(attach)} machine types (such as n1-standard-8)"
     if built:
-        parts.append(f"is built into {', '.join(built[:3])}{', ...' if len(built) > 3 else ''}")
-    return f" ({'; '.join(parts)})" if parts else ""
+        more = ", ..." if len(built) > 3 else ""
+        return f"{gpu} is built into {', '.join(built[:3])}{more}"
+    return f"{gpu} is in no machine type dkgen knows"
 
 
 def _check_core(
@@ -878,6 +878,9 @@ def plan_json(pools: Sequence[PoolPlan]) -> dict[str, Any]:
                 if machine.gpu
                 else None,
             },
+            "accelerator": {"type": accelerator.type, "count": accelerator.count}
+            if (accelerator := pool.group.pool.accelerator if pool.group else None)
+            else None,
             "allocatable": _resources_json(pool.allocatable),
             "for_pods": _resources_json(pool.for_pods),
             "pods": [
