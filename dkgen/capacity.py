@@ -770,7 +770,7 @@ def plan_rows(pools: Sequence[PoolPlan]) -> list[tuple[str, ...]]:
         if machine is None or node is None:
             rows.append(
                 (
-                    pool.pool.name,
+                    f"{pool.pool.name} ({pool.role})",
                     f"{pool.pool.machine_type} (unknown)",
                     "-",
                     "-",
