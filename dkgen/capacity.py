@@ -603,8 +603,8 @@ def _check_gpus(
                 "accelerator.count",
                 f"{machine.name} comes with {machine.gpus} {machine.gpu} GPUs, "
                 f"not {accelerator.count}",
-                f"set {name('accelerator.count')} to {machine.gpus}, or choose a "
-                f"{machine.family} machine type with {accelerator.count} built in",
+                f"set {name('accelerator.count')} to {machine.gpus}, or choose another "
+                f"{machine.family} machine type",
             )
         return
     if accelerator is None:
@@ -682,7 +682,7 @@ def _check_core(
             yield problem(
                 f"{pod.name}.cpus",
                 f"{component} asks for {format_cpus(pod.request.cpu_millicores)} CPUs, but "
-                f"{node} has {format_cpus(room.cpu_millicores)} for pods after GKE's "
+                f"{node} has {format_cpus(room.cpu_millicores)} CPUs for pods after GKE's "
                 "reservations; it would never be scheduled",
                 f"set {pod.name}.cpus to {format_cpus(room.cpu_millicores)} or less, "
                 "or choose a larger cluster.core_pool.machine_type",

@@ -34,7 +34,10 @@ def compare(path: Path, actual: str, update: bool) -> None:
     expected = path.read_text(encoding="utf-8") if path.exists() else ""
     diff = "".join(
         difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True), str(path), "actual"
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            str(path),
+            "actual",
         )
     )
     assert not diff, f"plan differs from {path}:\n{diff}"
@@ -51,7 +54,8 @@ def test_plan_golden(
     assert machine.exit_code == 0, machine.stderr
     assert machine.stderr == text.stderr, "both formats report the same problems"
     document = json.loads(machine.stdout)
-    assert [p["pool"] for p in document["pools"]][0] == "default-pool"
+    assert document["pools"][0]["pool"] == "default-pool"
+    assert len(document["pools"]) == len(text.stdout.split("\n\n")[0].splitlines()) - 1
     compare(case / "plan.txt", text.stdout, update)
     compare(case / "plan.json", machine.stdout, update)
     compare(case / "plan.stderr", text.stderr, update)
