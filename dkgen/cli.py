@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dkgen import __version__
-from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem, ProblemFormat
+from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem, ProblemFormat, SettingsError
 
 if TYPE_CHECKING:
     from dkgen.emit import EmitReport
@@ -115,6 +116,22 @@ def each_option(func: F) -> F:
     )(func)
 
 
+def strict_option(func: F) -> F:
+    """``--strict``: warnings fail the command (exit 2); notes never do."""
+    return click.option(
+        "--strict",
+        is_flag=True,
+        help="Treat warnings (such as workers needing more nodes than max_nodes) as errors.",
+    )(func)
+
+
+def enforce_strict(warnings: Sequence[Problem], strict: bool) -> None:
+    """Under ``--strict``, raise the warnings as errors, before anything is written."""
+    failing = [replace(p, severity="error") for p in warnings if p.severity == "warning"]
+    if strict and failing:
+        raise SettingsError(failing)
+
+
 @click.group(cls=DkgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
@@ -143,6 +160,7 @@ def cli() -> None:
     "did not generate or that were edited by hand.",
 )
 @each_option
+@strict_option
 def build(
     settings_files: tuple[Path, ...],
     overlays: tuple[str, ...],
@@ -150,15 +168,17 @@ def build(
     out_dir: Path,
     force: bool,
     each: bool,
+    strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
     from dkgen.compiler import compile_settings
     from dkgen.emit import write_output
 
     if each:
-        build_fleet(settings_files, overlays, overrides, out_dir, force)
+        build_fleet(settings_files, overlays, overrides, out_dir, force, strict)
         return
     result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
     report(result.warnings)
     emitted = write_output(out_dir, result.files, result.inputs, force=force)
     click.echo(emit_summary(out_dir, emitted))
@@ -167,13 +187,18 @@ def build(
 @cli.command()
 @layer_options
 @problem_format_option()
+@strict_option
 def validate(
-    settings_files: tuple[Path, ...], overlays: tuple[str, ...], overrides: tuple[str, ...]
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    strict: bool,
 ) -> None:
     """Check SETTINGS without writing anything."""
     from dkgen.compiler import compile_settings
 
     result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
     report(result.warnings)
     click.echo(f"dkgen: {result.settings.cluster.name}: settings are valid")
 
@@ -205,11 +230,13 @@ def build_fleet(
     overrides: tuple[str, ...],
     out_root: Path,
     force: bool,
+    strict: bool,
 ) -> None:
     """``build --each``: validate every cluster, check every target, then write."""
     from dkgen.fleet import load_fleet, prepare_fleet, stale_clusters, write_fleet
 
     fleet = load_fleet(settings_files, overlays, overrides, out_root)
+    enforce_strict(fleet.warnings, strict)
     report(fleet.warnings)
     current = prepare_fleet(fleet, force=force)
     for member, emitted in write_fleet(fleet, force=force, current=current):
@@ -364,3 +391,44 @@ def explain(key: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="dkgen")
+
+
+@cli.command()
+@layer_options
+@strict_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table for people; json: every figure, for machines.",
+)
+def plan(
+    settings_files: tuple[Path, ...],
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+    strict: bool,
+    output_format: str,
+) -> None:
+    """Show how the pods of SETTINGS fit on their node pools, without writing anything.
+
+    Per pool: machine type, allocatable CPU and memory per node (GKE's
+    documented reservations), workers per node and the resource that limits
+    it, nodes needed for the requested workers, min/max nodes and the share
+    of a full node left idle.
+    """
+    import json
+
+    from dkgen.capacity import format_plan_text, plan_json
+    from dkgen.capacity import plan as plan_pools
+    from dkgen.compiler import compile_settings
+
+    result = compile_settings(settings_files, overlays, overrides)
+    enforce_strict(result.warnings, strict)
+    report(result.warnings)
+    pools = plan_pools(result.settings)
+    if output_format == "json":
+        click.echo(json.dumps(plan_json(pools), indent=2, sort_keys=True))
+    else:
+        click.echo(format_plan_text(pools), nl=False)

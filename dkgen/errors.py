@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Self
 
-Severity = Literal["error", "warning"]
+# A note is advice (capacity left idle); unlike a warning, --strict lets it pass.
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True, order=True)

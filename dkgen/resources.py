@@ -1,8 +1,8 @@
-"""Find the shipped data: the schema, the default base and the overlays.
+"""Find the shipped data: the schema, the default base, the overlays and the machine table.
 
 In a wheel they sit in ``dkgen/_data/``; in a source checkout (and an
-editable install) they are the top-level ``schema/``, ``bases/`` and
-``overlays/`` folders beside the package. Both spellings resolve here, once.
+editable install) they are the top-level ``schema/``, ``bases/``,
+``overlays/`` and ``data/`` folders beside the package. Both spellings resolve here, once.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def default_base_path() -> Path:
 
 def overlays_dir() -> Path:
     return data_root() / "overlays"
+
+
+def machine_types_path() -> Path:
+    """Compute Engine machine facts for the capacity checks (:mod:`dkgen.capacity`)."""
+    return data_root() / "data" / "machine-types.yaml"
 
 
 def shipped_overlays() -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dkgen import capacity
 from dkgen.errors import Origin, Problem, SettingsError
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
@@ -68,9 +69,15 @@ def validate(merged: Merged) -> Validated:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SettingsError(errors)
-    warnings = sorted((p for p in problems if p.severity == "warning"), key=Problem.sort_key)
     patches, _ = parse_patches(merged)
-    return Validated(settings=build_settings(merged.data, patches), warnings=tuple(warnings))
+    settings = build_settings(merged.data, patches)
+    # Capacity checks read the typed settings: the pods against their nodes.
+    problems.extend(capacity.check(settings, _SettingLocator(merged)))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SettingsError(errors)
+    warnings = sorted((p for p in problems if p.severity != "error"), key=Problem.sort_key)
+    return Validated(settings=settings, warnings=tuple(warnings))
 
 
 def _schema_errors(data: dict[str, Any]) -> Iterator[ValidationError]:
@@ -282,6 +289,23 @@ class _GroupView:
     def problem(self, key: str, message: str, hint: str = "") -> Problem:
         path = self.path(key)
         return Problem(self.merged.origin(path), format_path(path), message, hint)
+
+
+@dataclass(frozen=True)
+class _SettingLocator:
+    """Tells :mod:`dkgen.capacity` where a worker group's setting was set."""
+
+    merged: Merged
+
+    def path(self, group: str | None, key: str) -> KeyPath:
+        head, _, rest = key.partition(".")
+        if group is None:
+            return tuple(key.split("."))
+        own = {} if group == DEFAULT_GROUP else self.merged.data["worker_groups"][group]
+        return (*_GroupView(group, own, self.merged).path(head), *([rest] if rest else []))
+
+    def origin(self, path: KeyPath) -> Origin:
+        return self.merged.origin(path)
 
 
 def _groups(merged: Merged) -> Iterator[_GroupView]:

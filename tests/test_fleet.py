@@ -16,7 +16,7 @@ FILES = {
     "clusters/b.yaml": "cluster:\n  name: beta\nworkers:\n  count: 3\n",
     "clusters/c.yaml": "# the third\ncluster: {name: gamma, zone: europe-west4-a}\n",
 }
-SHARED = ["--overlay", "dev", "-s", "scheduler.cpus=2", "-s", "cluster.project=fleet-project"]
+SHARED = ["--overlay", "dev", "-s", "scheduler.cpus=1.5", "-s", "cluster.project=fleet-project"]
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_one_directory_per_cluster_same_as_single_builds(repo: Path, run_dkgen: 
     assert "europe-west4-a" in (repo / "out/gamma/cluster.sh").read_text()
     for name in ("alpha", "beta", "gamma"):
         assert "dkgen:overlays/dev.yaml" in (repo / "out" / name / MANIFEST).read_text()
-        assert "cpu: '2'" in (repo / "out" / name / "deployment-dask-scheduler.yaml").read_text()
+        assert "cpu: 1500m" in (repo / "out" / name / "deployment-dask-scheduler.yaml").read_text()
 
 
 def test_duplicate_names_and_every_problem_at_once(repo: Path, run_dkgen: Any) -> None:
@@ -105,13 +105,17 @@ def test_check_over_a_fleet(repo: Path, run_dkgen: Any) -> None:
     (repo / "out/alpha/NOTES.md").write_text("user file, not a difference\n")
     changed = run_dkgen("check", *fleet_args())
     assert changed.exit_code == 1
-    assert changed.stdout.startswith(
-        "--- out/beta/deployment-dask-worker-default.yaml\n"
-        "+++ out/beta/deployment-dask-worker-default.yaml\n"
-    )
+    # The worker count changes the Deployment and the README's capacity table.
+    headers = [line for line in changed.stdout.splitlines() if line.startswith(("---", "+++"))]
+    assert headers == [
+        "--- out/beta/README.md",
+        "+++ out/beta/README.md",
+        "--- out/beta/deployment-dask-worker-default.yaml",
+        "+++ out/beta/deployment-dask-worker-default.yaml",
+    ]
     assert "-  replicas: 3\n+  replicas: 4\n" in changed.stdout
     assert changed.stderr == (
-        "dkgen: out/beta: 1 changed\ndkgen: 3 clusters in out: 1 out of date, 2 up to date\n"
+        "dkgen: out/beta: 2 changed\ndkgen: 3 clusters in out: 1 out of date, 2 up to date\n"
     )
 
 

@@ -4,10 +4,11 @@ The trees are compared line by line, file by file (the manifest included),
 as ``git diff`` would show them after a rebuild:
 
 * a value changed in the settings file: one line of one object
-  (``replicas``), and in the manifest the one digest of that file;
+  (``replicas``), the one row of the README's capacity table that counts
+  that pool's workers, and in the manifest the digests of those two files;
 * a value changed in a ``-s`` override: the same, plus the line of the
   reviewer's README that lists that override, and in the manifest that
-  input line and the README's digest;
+  input line;
 * a first ``-s`` override: every file's header line (it counts the
   overrides a file was built from), the line that sets the value, the
   README's new input line, and so every digest of the manifest and its
@@ -69,12 +70,28 @@ def digest_line(tree: dict[str, str], name: str) -> str:
     return line
 
 
+def capacity_row(tree: dict[str, str]) -> str:
+    """The README's capacity-table row of the default worker pool."""
+    (row,) = [
+        line for line in tree["README.md"].splitlines() if line.startswith("| workers-default")
+    ]
+    return row
+
+
 def test_value_in_the_settings_file(workdir: Path, run_dkgen: Any) -> None:
     before = build(run_dkgen, "out")
     (workdir / "s.yaml").write_text(BASE.replace("count: 8", "count: 7"))
     after = build(run_dkgen, "out")
+    assert "for 8 workers" in capacity_row(before)
+    assert "for 7 workers" in capacity_row(after)
     assert changed_lines(before, after) == {
-        MANIFEST: ["-" + digest_line(before, WORKER), "+" + digest_line(after, WORKER)],
+        MANIFEST: [
+            "-" + digest_line(before, "README.md"),
+            "+" + digest_line(after, "README.md"),
+            "-" + digest_line(before, WORKER),
+            "+" + digest_line(after, WORKER),
+        ],
+        "README.md": ["-" + capacity_row(before), "+" + capacity_row(after)],
         WORKER: ["-  replicas: 8", "+  replicas: 7"],
     }
 
@@ -91,7 +108,12 @@ def test_value_in_an_override(workdir: Path, run_dkgen: Any) -> None:
             '-    "-s workers.count=8"',
             '+    "-s workers.count=7"',
         ],
-        "README.md": ["-- `-s workers.count=8`", "+- `-s workers.count=7`"],
+        "README.md": [
+            "-- `-s workers.count=8`",
+            "+- `-s workers.count=7`",
+            "-" + capacity_row(before),
+            "+" + capacity_row(after),
+        ],
         WORKER: ["-  replicas: 8", "+  replicas: 7"],
     }
 
@@ -123,6 +145,9 @@ def test_first_override_changes_headers_and_the_value(workdir: Path, run_dkgen: 
         if name == WORKER:
             assert rest == (["-  replicas: 8"], ["+  replicas: 7"])
         elif name == "README.md":
-            assert rest == ([], ["+- `-s workers.count=7`"])
+            assert rest == (
+                ["-" + capacity_row(before)],
+                ["+- `-s workers.count=7`", "+" + capacity_row(after)],
+            )
         else:
             assert rest == ([], []), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dkgen import __version__
+from dkgen.capacity import format_plan_markdown, plan
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
 from dkgen.render.loadbalancers import exposed_endpoints, external_service_name
 from dkgen.settings import Settings
@@ -36,6 +37,7 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "`cluster.sh` creates and deletes the GKE cluster "
         f"`{settings.cluster.name}` in `{settings.cluster.zone}`.",
         "",
+        *_capacity(settings),
         "## Apply",
         "",
         "```sh",
@@ -105,3 +107,13 @@ def _exposure_lines(settings: Settings) -> list[str]:
         )
     lines += ["", "Everything else is ClusterIP. Forward ports:", ""]
     return lines
+
+
+def _capacity(settings: Settings) -> list[str]:
+    """How the pods fit on the node pools: the table `dkgen plan` prints."""
+    return [
+        "## Capacity",
+        "",
+        *format_plan_markdown(plan(settings)),
+        "",
+    ]

@@ -98,7 +98,7 @@ create() {
       --zone europe-west4-a \
       --project my-data-project \
       --release-channel regular \
-      --machine-type e2-standard-2 \
+      --machine-type e2-standard-4 \
       --num-nodes 1 \
       --disk-size 50 \
       --enable-dataplane-v2 \
