@@ -107,6 +107,18 @@ def layer_options(func: F) -> F:
     return func
 
 
+def output_option(text: str) -> Callable[[F], F]:
+    """``-o/--output``: the directory a command writes or compares."""
+    return click.option(
+        "-o",
+        "--output",
+        "out_dir",
+        required=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help=text,
+    )
+
+
 def each_option(func: F) -> F:
     return click.option(
         "--each",
@@ -145,14 +157,7 @@ def cli() -> None:
 @cli.command()
 @layer_options
 @problem_format_option()
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output directory (created if missing). Files dkgen did not generate are kept.",
-)
+@output_option("Output directory (created if missing). Files dkgen did not generate are kept.")
 @click.option(
     "--force",
     is_flag=True,
@@ -248,14 +253,7 @@ def build_fleet(
 
 @cli.command()
 @layer_options
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="The output directory to compare (as given to build).",
-)
+@output_option("The output directory to compare (as given to build).")
 @each_option
 @problem_format_option()
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary, no diff.")

@@ -131,6 +131,38 @@ def http_probe(path: str, port: str, *, initial_delay: int, period: int) -> dict
     }
 
 
+def core_deployment(
+    name: str, component: str, pool: NodePool, container: dict[str, Any], volumes: list[Any]
+) -> KubeObject:
+    """A one-replica Deployment pinned to the core pool (the scheduler, Jupyter).
+
+    Recreate, never RollingUpdate: two schedulers would split the cluster, and
+    two notebook servers would share one home volume's state.
+    """
+    labels = selector_labels(component)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, component),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": SERVICE_ACCOUNT,
+                    "automountServiceAccountToken": False,
+                    "nodeSelector": pinned_to(pool),
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
 def scheduler_address(port: int) -> str:
     """The scheduler as every pod in the namespace reaches it: its Service name."""
     return f"tcp://{SCHEDULER_SERVICE}:{port}"

@@ -15,16 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from dkgen.render.common import (
-    SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
+    core_deployment,
     dask_config_env,
     dask_config_mounts,
     dask_config_volumes,
     http_probe,
     metadata,
-    pinned_to,
-    pod_security_context,
     resources,
     scheduler_address,
     scratch_volumes,
@@ -77,38 +75,24 @@ def render_jupyter(settings: Settings) -> list[KubeObject]:
             *dask_config_mounts(settings),
         ],
     }
-    deployment: KubeObject = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata("jupyter", COMPONENT),
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": SERVICE_ACCOUNT,
-                    "automountServiceAccountToken": False,
-                    "nodeSelector": pinned_to(settings.cluster.core_pool),
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": [
-                        *scratch_volumes("tmp", "home"),
-                        {
-                            "name": "token",
-                            "secret": {
-                                "secretName": jupyter.token_secret,
-                                "items": [{"key": TOKEN_KEY, "path": TOKEN_KEY}],
-                                "defaultMode": TOKEN_FILE_MODE,
-                            },
-                        },
-                        *dask_config_volumes(settings),
-                    ],
+    deployment = core_deployment(
+        "jupyter",
+        COMPONENT,
+        settings.cluster.core_pool,
+        container,
+        [
+            *scratch_volumes("tmp", "home"),
+            {
+                "name": "token",
+                "secret": {
+                    "secretName": jupyter.token_secret,
+                    "items": [{"key": TOKEN_KEY, "path": TOKEN_KEY}],
+                    "defaultMode": TOKEN_FILE_MODE,
                 },
             },
-        },
-    }
+            *dask_config_volumes(settings),
+        ],
+    )
     service: KubeObject = {
         "apiVersion": "v1",
         "kind": "Service",

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from dkgen.render.common import (
     SCHEDULER_SERVICE,
-    SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
+    core_deployment,
     dask_config_env,
     dask_config_mounts,
     dask_config_volumes,
     http_probe,
     metadata,
-    pinned_to,
-    pod_security_context,
     resources,
     scratch_volumes,
     selector_labels,
@@ -52,28 +50,13 @@ def render_scheduler(settings: Settings) -> list[KubeObject]:
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *dask_config_mounts(settings)],
     }
-    deployment: KubeObject = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(SCHEDULER_SERVICE, COMPONENT),
-        "spec": {
-            "replicas": 1,
-            # A second scheduler would split the cluster; replace, never overlap.
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": SERVICE_ACCOUNT,
-                    "automountServiceAccountToken": False,
-                    "nodeSelector": pinned_to(settings.cluster.core_pool),
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": [*scratch_volumes("tmp"), *dask_config_volumes(settings)],
-                },
-            },
-        },
-    }
+    deployment = core_deployment(
+        SCHEDULER_SERVICE,
+        COMPONENT,
+        settings.cluster.core_pool,
+        container,
+        [*scratch_volumes("tmp"), *dask_config_volumes(settings)],
+    )
     service: KubeObject = {
         "apiVersion": "v1",
         "kind": "Service",
