@@ -394,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 @cli.command()
 @layer_options
 @strict_option
+@problem_format_option("--error-format")
 @click.option(
     "--format",
     "output_format",

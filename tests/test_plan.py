@@ -69,3 +69,17 @@ def test_readme_carries_the_plan_table(in_repo: Path, run_dkgen: Any, tmp_path: 
     for line in table.splitlines()[1:3]:
         cells = [c for c in line.split("  ") if c.strip()]
         assert "| " + " | ".join(c.strip() for c in cells) + " |" in readme
+
+
+def test_plan_reports_problems_as_github_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text("cluster:\n  name: demo\nworkers:\n  count: lots\n")
+    result = run_dkgen("plan", "s.yaml", "--error-format", "github")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "::error file=s.yaml,line=4,col=10,title=dkgen error::workers.count: expected an "
+        "integer, got the string 'lots'\n"
+    )
