@@ -82,7 +82,9 @@ class Series:
 
 def ratios(a: Series, b: Series) -> float:
     """Median of the per-round ratios a/b."""
-    return statistics.median(x.seconds / y.seconds for x, y in zip(a.samples, b.samples, strict=True))
+    return statistics.median(
+        x.seconds / y.seconds for x, y in zip(a.samples, b.samples, strict=True)
+    )
 
 
 # ---------------------------------------------------------------- processes
@@ -211,8 +213,12 @@ print(json.dumps({"clusters": compiled, "seconds": elapsed, "parse": parse}))
 
 
 def throughput(settings_dir: Path, seconds: float) -> dict[str, float]:
+    # Run beside the settings, not in the checkout: `python -c` puts the
+    # working directory first on sys.path, and the dkgen measured must be the
+    # installed one, as for the commands.
     result = subprocess.run(
         [sys.executable, "-c", THROUGHPUT_CODE, str(settings_dir), str(seconds)],
+        cwd=settings_dir,
         capture_output=True,
         text=True,
         check=True,

@@ -45,7 +45,6 @@ from typing import Any
 
 import yaml
 from yaml.events import (
-    AliasEvent,
     DocumentEndEvent,
     DocumentStartEvent,
     MappingEndEvent,
@@ -66,10 +65,14 @@ Positions = dict[KeyPath, Origin]
 MAX_VALUES = 20_000
 MAX_DEPTH = 32
 
+# None where PyYAML was built without libyaml: then the fast path is off.
+_CParser: Any
 try:
-    from yaml.cyaml import CParser as _CParser
-except ImportError:  # PyYAML built without libyaml: the fast path is off
+    import yaml.cyaml
+except ImportError:
     _CParser = None
+else:
+    _CParser = getattr(yaml.cyaml, "CParser", None)
 
 # Characters whose reading differs between YAML 1.1 (libyaml) and 1.2
 # (ruamel), or for which ruamel has its own error wording.
@@ -109,7 +112,7 @@ _OTHER_RESOLVED = re.compile(
 )
 
 
-class _Decline(Exception):
+class _DeclineError(Exception):
     """The document holds something only the ruamel path reads for sure."""
 
 
@@ -117,7 +120,7 @@ _NO_KEY = object()
 
 
 def _plain(value: str) -> Any:
-    """A plain scalar by YAML 1.2's core schema, or _Decline for rarer forms."""
+    """A plain scalar by YAML 1.2's core schema, or _DeclineError for rarer forms."""
     if value in _BOOLEANS:
         return _BOOLEANS[value]
     if value in _NULLS:
@@ -127,20 +130,20 @@ def _plain(value: str) -> Any:
     if _DECIMAL.match(value):
         return float(value)
     if _OTHER_RESOLVED.match(value):
-        raise _Decline
+        raise _DeclineError
     return value
 
 
 def _scalar(event: ScalarEvent) -> Any:
     if event.anchor is not None or event.tag is not None:
-        raise _Decline
+        raise _DeclineError
     if event.style:  # quoted, literal or folded: always a string
         return event.value
     return _plain(event.value)
 
 
 def _events(text: str) -> Any:
-    parser = _CParser(text)  # type: ignore[misc]  # None only when the fast path is off
+    parser = _CParser(text)
     try:
         while True:
             yield parser.get_event()
@@ -155,7 +158,7 @@ def parse_tree(text: str, source: str) -> tuple[dict[str, Any], Positions, Posit
         return None
     try:
         return _build(_events(text), source, top_mapping=True)
-    except (_Decline, yaml.YAMLError, ValueError, RecursionError, MemoryError):
+    except (_DeclineError, yaml.YAMLError, ValueError, RecursionError, MemoryError):
         return None
 
 
@@ -166,7 +169,7 @@ def parse_value(text: str) -> tuple[bool, Any]:
         return False, None
     try:
         found = _build(_events(text), "-s", top_mapping=False)
-    except (_Decline, yaml.YAMLError, ValueError, RecursionError, MemoryError):
+    except (_DeclineError, yaml.YAMLError, ValueError, RecursionError, MemoryError):
         return False, None
     if found is None:
         return False, None
@@ -176,73 +179,82 @@ def parse_value(text: str) -> tuple[bool, Any]:
 def _build(
     events: Any, source: str, *, top_mapping: bool
 ) -> tuple[Any, Positions, Positions] | None:
-    def at(event: Any) -> Origin:
-        mark = event.start_mark
-        return Origin(source, mark.line + 1, mark.column + 1)
-
     if not isinstance(next(events), StreamStartEvent):
-        raise _Decline
+        raise _DeclineError
     start = next(events)
     if not isinstance(start, DocumentStartEvent) or start.version or start.tags:
-        raise _Decline  # an empty stream, or a %YAML / %TAG directive
-    values: Positions = {(): Origin(source, 1, 1)}
-    keys: Positions = {}
-    count = 1
-    # One frame per open collection: [container, path, pending key, its origin].
-    stack: list[list[Any]] = []
-    root: Any = _NO_KEY
+        raise _DeclineError  # an empty stream, or a %YAML / %TAG directive
+    tree = _Tree(source, top_mapping=top_mapping)
     for event in events:
         if isinstance(event, ScalarEvent):
-            value: Any = _scalar(event)
-            opened = False
+            tree.add(_scalar(event), event, opened=False)
         elif isinstance(event, MappingStartEvent | SequenceStartEvent):
             if event.anchor is not None or event.tag is not None:
-                raise _Decline
-            value = {} if isinstance(event, MappingStartEvent) else []
-            opened = True
+                raise _DeclineError
+            tree.add({} if isinstance(event, MappingStartEvent) else [], event, opened=True)
         elif isinstance(event, MappingEndEvent | SequenceEndEvent):
-            stack.pop()
-            continue
+            tree.stack.pop()
         elif isinstance(event, DocumentEndEvent):
             break
         else:  # an alias, or anything unexpected
-            raise _Decline
-        if not stack:
-            if top_mapping and not isinstance(value, dict):
-                raise _Decline  # ruamel words "the top level is a list" and "empty"
-            root = value
+            raise _DeclineError
+    else:
+        raise _DeclineError
+    if tree.root is _NO_KEY or not isinstance(next(events), StreamEndEvent):
+        raise _DeclineError  # no document, or a second one
+    return tree.root, tree.values, tree.keys
+
+
+class _Tree:
+    """The data and positions under construction, one event at a time."""
+
+    def __init__(self, source: str, *, top_mapping: bool) -> None:
+        self.source = source
+        self.top_mapping = top_mapping
+        self.root: Any = _NO_KEY
+        self.values: Positions = {(): Origin(source, 1, 1)}
+        self.keys: Positions = {}
+        self.count = 1
+        # One frame per open collection: [container, path, pending key, its origin].
+        self.stack: list[list[Any]] = []
+
+    def at(self, event: Any) -> Origin:
+        mark = event.start_mark
+        return Origin(self.source, mark.line + 1, mark.column + 1)
+
+    def add(self, value: Any, event: Any, *, opened: bool) -> None:
+        """Place ``value`` (a scalar, or a collection just opened)."""
+        if not self.stack:
+            if self.top_mapping and not isinstance(value, dict):
+                raise _DeclineError  # ruamel words "the top level is a list" and "empty"
+            self.root = value
             path: KeyPath = ()
         else:
-            frame = stack[-1]
+            frame = self.stack[-1]
             container = frame[0]
             if isinstance(container, dict):
                 if frame[2] is _NO_KEY:
-                    # A key: a string, not seen before in this mapping.
+                    # A key: a string, not seen before in this mapping, no merge key.
                     if opened or not isinstance(value, str) or value in container:
-                        raise _Decline
+                        raise _DeclineError
                     if value == "<<" and not event.style:
-                        raise _Decline
-                    frame[2], frame[3] = value, at(event)
-                    continue
+                        raise _DeclineError
+                    frame[2], frame[3] = value, self.at(event)
+                    return
                 key, key_origin = frame[2], frame[3]
                 frame[2] = _NO_KEY
                 path = (*frame[1], key)
-                keys[path] = key_origin
+                self.keys[path] = key_origin
                 # ruamel places an empty value at the next token; load.py
                 # then names the key, and so does this.
-                values[path] = key_origin if value is None else at(event)
+                self.values[path] = key_origin if value is None else self.at(event)
                 container[key] = value
             else:
                 path = (*frame[1], len(container))
-                values[path] = at(event)
+                self.values[path] = self.at(event)
                 container.append(value)
-            count += 1
-            if count > MAX_VALUES or len(path) > MAX_DEPTH:
-                raise _Decline
+            self.count += 1
+            if self.count > MAX_VALUES or len(path) > MAX_DEPTH:
+                raise _DeclineError
         if opened:
-            stack.append([value, path, _NO_KEY, None])
-    else:
-        raise _Decline
-    if root is _NO_KEY or not isinstance(next(events), StreamEndEvent):
-        raise _Decline  # no document, or a second one
-    return root, values, keys
+            self.stack.append([value, path, _NO_KEY, None])
