@@ -137,6 +137,14 @@ def kustomize_each(root: Path) -> Sample:
     return Sample(time.perf_counter() - started, peak)
 
 
+def clear(directory: Path) -> None:
+    """Remove a previous output, and let the file system settle before the
+    next timed build: deleting a thousand directories leaves journal work
+    that would otherwise land on whatever writes next."""
+    shutil.rmtree(directory, ignore_errors=True)
+    os.sync()
+
+
 def rounds(count: int, steps: Sequence[Callable[[], None]]) -> None:
     """Run every step once per round, rotating which one goes first."""
     for index in range(count):
@@ -250,7 +258,7 @@ def measure_one_cluster(work: Path, count: int, results: Results) -> None:
     fresh = work / "fresh"
 
     def do_build() -> None:
-        shutil.rmtree(fresh, ignore_errors=True)
+        clear(fresh)
         build.samples.append(run_process([*dkgen, "build", "settings.yaml", "-o", "fresh"], work))
 
     def do_check() -> None:
@@ -276,7 +284,7 @@ def measure_fleet(work: Path, size: int, count: int, results: Results) -> None:
     build, check, kust = Series("build --each"), Series("check --each"), Series("kustomize")
 
     def do_build() -> None:
-        shutil.rmtree(out, ignore_errors=True)
+        clear(out)
         build.samples.append(run_process(args, work))
 
     def do_check() -> None:

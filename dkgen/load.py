@@ -4,6 +4,8 @@ Settings are parsed with ruamel.yaml because it keeps line and column for
 every key and value, rejects duplicate keys and follows YAML 1.2 (so ``no``
 and ``on`` stay strings). Each file becomes a :class:`Layer`: plain Python
 data (dict, list, str, int, float, bool, None) plus an origin for each path.
+:mod:`dkgen.load_fast` builds the same layer from libyaml's C parser for
+the files it can read with certainty (most); ruamel reads the rest.
 
 ``-s KEY=VALUE`` overrides become :class:`Override` operations rather than
 layers, because ``workers.env.A=1`` or ``list[0]=x`` set one path inside
