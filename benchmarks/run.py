@@ -1,6 +1,6 @@
 """Benchmark dkgen side by side with ``kubectl kustomize``: one command, one table.
 
-    python benchmarks/run.py            # the full run (about ten minutes on 2 cores)
+    python benchmarks/run.py            # the full run (about 8 minutes on 2 cores)
     python benchmarks/run.py --quick    # a smoke run of every measurement (seconds)
 
 Run it with the Python of the environment whose ``dkgen`` you want to
