@@ -138,11 +138,19 @@ def _gb_bytes(gb: Any) -> int:
     return int(mib) * MIB
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.cache
 def machine_table() -> MachineTable:
-    """The shipped machine facts, parsed once per process."""
+    """The shipped machine facts, parsed once per process.
+
+    libyaml's C loader reads the table several times faster than PyYAML's
+    pure one (a cold build's largest parse); the same resolver and constructor
+    run either way (tests/test_fast_paths.py compares them).
+    """
     with machine_types_path().open(encoding="utf-8") as handle:
-        raw: dict[str, Any] = yaml.safe_load(handle)
+        raw: dict[str, Any] = yaml.load(handle, Loader=_SAFE_LOADER)
     families: dict[str, Family] = {}
     machines: dict[str, Machine] = {}
     for family_name, spec in raw["families"].items():

@@ -12,9 +12,9 @@ half-updated one behind:
    cluster and asks :mod:`dkgen.emit` what stops it from being written
    (hand edits, foreign files), again for all clusters before anything is
    written; it notes the clusters whose directory is already current.
-3. :func:`write_fleet` renders and writes the other clusters one after the
-   other, each with emit's atomic swap, holding one rendered tree in memory
-   at a time.
+3. :func:`write_fleet` renders and stages the other clusters one after the
+   other, holding one rendered tree in memory at a time, and swaps them in
+   with emit's atomic swap, a batch at a time after one sync.
 
 The schema validator and the default base are parsed once per process
 (cached in :mod:`dkgen.validate` and :mod:`dkgen.compiler`), so a cluster
@@ -36,10 +36,12 @@ from dkgen.compiler import Checked, display_path, load_inputs, render_files, val
 from dkgen.emit import (
     EmitReport,
     OutputPlan,
+    SwapBatch,
     check_fleet_root,
     check_target,
     clean_leftovers,
     conflict_problems,
+    leftover_names,
     list_output_dirs,
     plan_output,
     write_output,
@@ -48,6 +50,10 @@ from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
 from dkgen.load import load_layer
 
 NAME_PATH = ("cluster", "name")
+
+# Clusters staged before one sync and their swaps (emit.SwapBatch): one
+# file-system sync per this many clusters instead of one per file.
+SWAP_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -169,13 +175,15 @@ def prepare_fleet(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
 
     What a killed build left beside a cluster's directory is tidied first
     (a retired directory put back), so the plan sees the real old output."""
-    check_fleet_root(fleet.out_root)
+    root = check_fleet_root(fleet.out_root)
     problems: list[Problem] = []
     current: dict[str, tuple[str, ...]] = {}
+    # Every cluster directory sits directly under the root: list it once.
+    hidden = leftover_names(root)
     for member in fleet.members:
         try:
             target = check_target(member.out_dir)
-            clean_leftovers(target.parent, target.name)
+            clean_leftovers(target.parent, target.name, hidden if target.parent == root else None)
             files = render(member)
             if force:
                 continue
@@ -194,16 +202,31 @@ def write_fleet(
     fleet: Fleet, *, force: bool, current: Mapping[str, tuple[str, ...]] | None = None
 ) -> Iterator[tuple[Member, EmitReport]]:
     """Write cluster after cluster (call :func:`prepare_fleet` first, and
-    pass what it returned to skip rendering the clusters that are current)."""
-    for member in fleet.members:
-        if current and member.name in current:
-            yield (
-                member,
-                EmitReport(written=(), removed=(), kept=(), unchanged=current[member.name]),
-            )
-            continue
-        files = render(member)
-        yield member, write_output(member.out_dir, files, member.checked.inputs, force=force)
+    pass what it returned to skip rendering the clusters that are current).
+
+    Each cluster is rendered and staged in turn (one rendered tree in
+    memory); every :data:`SWAP_BATCH` clusters the staged trees are synced
+    once and swapped in, and their reports are yielded."""
+    batch = SwapBatch(tidied=True)
+    done: list[tuple[Member, EmitReport]] = []
+    try:
+        for member in fleet.members:
+            if current and member.name in current:
+                report = EmitReport(written=(), removed=(), kept=(), unchanged=current[member.name])
+            else:
+                files = render(member)
+                report = write_output(
+                    member.out_dir, files, member.checked.inputs, force=force, batch=batch
+                )
+            done.append((member, report))
+            if len(batch) >= SWAP_BATCH:
+                batch.commit()
+                yield from done
+                done.clear()
+        batch.commit()
+        yield from done
+    finally:
+        batch.discard()
 
 
 def check_fleet(fleet: Fleet) -> Iterator[tuple[Member, OutputPlan]]:

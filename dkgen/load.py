@@ -4,6 +4,8 @@ Settings are parsed with ruamel.yaml because it keeps line and column for
 every key and value, rejects duplicate keys and follows YAML 1.2 (so ``no``
 and ``on`` stay strings). Each file becomes a :class:`Layer`: plain Python
 data (dict, list, str, int, float, bool, None) plus an origin for each path.
+:mod:`dkgen.load_fast` builds the same layer from libyaml's C parser for
+the files it can read with certainty (most); ruamel reads the rest.
 
 ``-s KEY=VALUE`` overrides become :class:`Override` operations rather than
 layers, because ``workers.env.A=1`` or ``list[0]=x`` set one path inside
@@ -18,14 +20,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
+from dkgen import load_fast
 from dkgen.errors import DkgenError, InputError, Origin
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import MarkedYAMLError
+
+# ruamel.yaml is imported where it is used: most settings files never need
+# it (dkgen.load_fast reads them), and its import alone takes longer than a
+# whole `kubectl kustomize` of the output.
 
 KeyPath = tuple[str | int, ...]
 
@@ -71,6 +78,8 @@ def format_path(path: KeyPath) -> str:
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     # Round-trip mode is the one that records positions; pure=True keeps the
     # error marks identical whether or not ruamel's C extension is present.
     yaml = YAML(typ="rt", pure=True)
@@ -86,6 +95,12 @@ def load_layer(path: Path, source: str) -> Layer:
 def parse_layer(text: str, source: str) -> Layer:
     """Parse settings text (already read) into a :class:`Layer`."""
     _reject_old_yaml(text, source)
+    fast = load_fast.parse_tree(text, source)
+    if fast is not None:
+        return Layer(source, *fast)
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         document = _yaml().load(text)
     except MarkedYAMLError as err:
@@ -228,6 +243,9 @@ def _find_duplicate(text: str, line: int, column: int) -> tuple[KeyPath, tuple[i
     Composing builds the node tree without the constructor's duplicate
     check, so it succeeds where loading failed and still knows positions.
     """
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     try:
         root = _yaml().compose(text)
     except (YAMLError, ValueError, RecursionError):
@@ -263,6 +281,8 @@ def _find_duplicate(text: str, line: int, column: int) -> tuple[KeyPath, tuple[i
 
 
 def _convert(document: CommentedMap, source: str) -> Layer:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     values: dict[KeyPath, Origin] = {(): Origin(source, 1, 1)}
     keys: dict[KeyPath, Origin] = {}
     budget = [MAX_VALUES]
@@ -364,6 +384,8 @@ def _safe_lc(node: CommentedMap | CommentedSeq, kind: str, key: Any) -> tuple[in
 
 
 def _scalar(node: Any, path: KeyPath, origin: Origin) -> Any:
+    from ruamel.yaml.comments import TaggedScalar
+
     if node is None or isinstance(node, bool):
         return node
     if isinstance(node, int):
@@ -442,6 +464,11 @@ def parse_override(text: str, sections: frozenset[str]) -> Override:
 def _override_value(raw: str, origin: Origin) -> Any:
     if raw == "":
         return ""
+    found, value = load_fast.parse_value(raw)
+    if found:
+        return value
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         parsed = _yaml().load(raw)
     except MarkedYAMLError as err:
@@ -460,6 +487,8 @@ def _override_value(raw: str, origin: Origin) -> Any:
 
 
 def _convert_value(node: Any, origin: Origin, budget: list[int]) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     # The same bound as for files: an alias bomb typed into -s stops early too.
     budget[0] -= 1
     if budget[0] < 0:

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from dkgen import load_fast
 from dkgen.errors import Problem
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
@@ -102,8 +100,24 @@ Requirement(key='skip', operator='!exists', values=()))
 
 
 def load_patch_text(text: str) -> Any:
-    """Parse a patch given as YAML text (YAML 1.2, like every settings file)."""
+    """Parse a patch given as YAML text (YAML 1.2, like every settings file).
+
+    The C parser reads the common case (:mod:`dkgen.load_fast`); ruamel
+    reads, or refuses, the rest.
+    """
+    found, value = load_fast.parse_value(text)
+    if found:
+        return value
+    from ruamel.yaml import YAML
+
     return _plain(YAML(typ="safe", pure=True).load(text))
+
+
+def _yaml_error() -> type[Exception]:
+    """ruamel's error class, imported only once a patch text failed to parse."""
+    from ruamel.yaml.error import YAMLError
+
+    return YAMLError
 
 
 def _plain(node: Any) -> Any:
@@ -147,7 +161,7 @@ def patch_bodies(merged: Merged) -> Iterator[tuple[KeyPath, Any, bool]]:
         if isinstance(raw, str):
             try:
                 yield path, load_patch_text(raw), True
-            except (YAMLError, ValueError):
+            except (_yaml_error(), ValueError):
                 continue
         else:
             yield path, raw, False
@@ -171,7 +185,7 @@ def _entry_problems(merged: Merged, path: KeyPath, entry: dict[str, Any]) -> Ite
     if isinstance(raw, str):
         try:
             body = load_patch_text(raw)
-        except (YAMLError, ValueError) as err:
+        except (_yaml_error(), ValueError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
             yield Problem(where, dotted, f"the patch text is not valid YAML ({first_line})")
             return

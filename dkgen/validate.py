@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dkgen import capacity
 from dkgen.errors import Origin, Problem, SettingsError
@@ -23,8 +23,8 @@ from dkgen.merge import Merged
 from dkgen.patches import parse_patches, patch_bodies
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
+from dkgen.schema_fast import SchemaValidator
 from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
-from dkgen.schema_validator import Draft202012Validator, ValidationError
 from dkgen.secrets import (
     credential_name,
     harmless_credential_value,
@@ -33,6 +33,9 @@ from dkgen.secrets import (
     secret_shape,
 )
 from dkgen.settings import DEFAULT_GROUP, Settings, build_settings, resolve_gcs_mode
+
+if TYPE_CHECKING:
+    from dkgen.schema_validator import ValidationError
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,11 @@ class Validated:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
-    # Built once per process: a fleet build validates hundreds of trees.
-    schema = load_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+def _validator() -> SchemaValidator:
+    # Built once per process: a fleet build validates hundreds of trees. Valid
+    # settings never import jsonschema (dkgen/schema_fast.py); that the schema
+    # itself is valid Draft 2020-12 is a test's job, not every build's.
+    return SchemaValidator(load_schema())
 
 
 def validate(merged: Merged) -> Validated:

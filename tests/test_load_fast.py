@@ -1,0 +1,278 @@
+"""The C-parser fast path reads settings exactly as the ruamel path does.
+
+:mod:`dkgen.load_fast` either declines a document (ruamel then decides, and
+words every error) or returns the very layer the ruamel path builds: the
+same values of the same types, and the same origin for every key and value.
+Checked over every YAML file in the repository, every input of the error
+tables, every ``-s`` value they use, and generated documents full of the
+scalars on which YAML 1.1 and 1.2 disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dkgen import load, load_fast
+from dkgen.errors import DkgenError, Origin
+from tests.conftest import REPO
+from tests.test_errors import ERROR_CASES
+from tests.test_security_errors import SECURITY_ERROR_CASES
+
+
+def typed(data: Any) -> Any:
+    """``data`` with every scalar's type spelled out (``1 == True`` in Python)."""
+    if isinstance(data, dict):
+        return {key: typed(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [typed(value) for value in data]
+    return (type(data).__name__, data)
+
+
+def ruamel_layer(text: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """What the ruamel path makes of ``text``: a layer, or the error it raises."""
+    with monkeypatch.context() as patch:
+        patch.setattr(load_fast, "parse_tree", lambda text, source: None)
+        try:
+            layer = load.parse_layer(text, "s.yaml")
+        except DkgenError as err:
+            return err
+    return typed(layer.data), layer.values, layer.keys
+
+
+def ruamel_value(text: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as patch:
+        patch.setattr(load_fast, "parse_value", lambda text: (False, None))
+        try:
+            return typed(load._override_value(text, Origin("-s")))
+        except DkgenError as err:
+            return err
+
+
+def assert_same(text: str, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """The fast path declines ``text`` or agrees with ruamel; True if it read it."""
+    fast = load_fast.parse_tree(text, "s.yaml")
+    if fast is None:
+        return False
+    expected = ruamel_layer(text, monkeypatch)
+    assert not isinstance(expected, DkgenError), f"ruamel refuses what the fast path read: {text!r}"
+    data, values, keys = fast
+    assert (typed(data), values, keys) == expected, text
+    return True
+
+
+def assert_same_value(text: str, monkeypatch: pytest.MonkeyPatch) -> bool:
+    found, value = load_fast.parse_value(text)
+    if not found:
+        return False
+    expected = ruamel_value(text, monkeypatch)
+    assert not isinstance(expected, DkgenError), f"ruamel refuses the -s value {text!r}"
+    assert typed(value) == expected, text
+    return True
+
+
+def corpus() -> Iterator[tuple[str, str]]:
+    """(name, text) of every YAML file in the repository and every input of the error tables."""
+    for path in sorted(REPO.glob("**/*.y*ml")):
+        if ".venv" not in path.parts and "node_modules" not in path.parts:
+            yield path.relative_to(REPO).as_posix(), path.read_text(encoding="utf-8")
+    for case in [*ERROR_CASES, *SECURITY_ERROR_CASES]:
+        for name, content in case[1].items():
+            if isinstance(content, bytes):
+                try:
+                    yield f"{case[0]}: {name}", content.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    continue
+            else:
+                yield f"{case[0]}: {name}", content
+
+
+def override_values() -> Iterator[str]:
+    for case in [*ERROR_CASES, *SECURITY_ERROR_CASES]:
+        args = case[2]
+        for flag, value in itertools.pairwise(args):
+            if flag in ("-s", "--set"):
+                yield value.partition("=")[2]
+
+
+def test_the_corpus_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    read = [name for name, text in corpus() if assert_same(text, monkeypatch)]
+    # The fast path must actually carry the shipped files, or it is no fast path.
+    for shipped in ("bases/default.yaml", "examples/settings.yaml", "overlays/prod.yaml"):
+        assert shipped in read
+
+
+def test_override_values_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = [*override_values(), "12", "1.5", "false", "no", "on", "{A: '1'}", "[a, 2]", "~"]
+    assert sum(assert_same_value(text, monkeypatch) for text in values) >= 8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "a: !!str 12\n",  # tags
+        "<<: {a: 1}\n",  # merge key
+        "%YAML 1.2\n---\na: 1\n",  # a directive
+        "a: 1\na: 2\n",  # duplicate key
+        "1: a\n",  # a key that is not a string
+        "a: 0x1f\n",
+        "a: 1_000\n",
+        "a: 1e3\n",
+        "a: .5\n",
+        "a: 2024-01-01\n",
+        "a: 012\n",
+        "a:\tb\n",
+        "a: b\r\n",
+        "a: 1\n---\nb: 2\n",  # two documents
+        "- a\n",  # not a mapping
+        "",
+        "a: " + "[" * 40 + "]" * 40 + "\n",  # deeper than the limit
+    ],
+)
+def test_declines_what_ruamel_must_decide(text: str) -> None:
+    assert load_fast.parse_tree(text, "s.yaml") is None
+
+
+def test_deep_nesting_does_not_recurse() -> None:
+    # The C parser and the event walk are iterative: a 100,000-deep file is
+    # declined, not a crash.
+    assert load_fast.parse_tree("a: " + "[" * 100_000 + "]" * 100_000, "s.yaml") is None
+
+
+# ------------------------------------------------------------------ generated
+
+# Scalars on which YAML 1.1 and 1.2, or plain and quoted, or int and float disagree.
+TRICKY = [
+    "yes", "no", "on", "off", "y", "n", "true", "False", "TRUE", "null", "Null", "~", "",
+    "0", "-0", "00", "012", "0o12", "0x1F", "0b101", "1_000", "+1", "-1", "1.5", "-1.50",
+    "1.", ".5", "1e3", "1.0e+3", ".inf", "-.Inf", ".nan", "2024-01-01", "2024-1-1",
+    "12:30", "1:20:30", "=", "<<", "a b", "a: b", "a #b", "#c", "- x", "? x", "'q'", '"d"',
+    "ghcr.io/dask/dask:2026.8.0", "http://x.y/z", "100Mi", "3.5", "é", "日本", "a\\nb",
+    "-", "--", "---", "...", "[x]", "{y}", "*a", "&a", "!t", "%p", "@", "`",
+]  # fmt: skip
+
+scalars = st.sampled_from(TRICKY) | st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8
+)
+keys = st.sampled_from(["a", "b", "name", "yes", "1", "on", "'q'", "x y", "<<"]) | st.text(
+    alphabet="abcxyz_-.", min_size=1, max_size=5
+)
+
+
+def quoted(text: str, style: str) -> str:
+    if style == "'":
+        return "'" + text.replace("'", "''") + "'"
+    if style == '"':
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def render(node: Any, indent: int, draw: Any) -> str:
+    """Block or flow YAML text of ``node`` (a generated tree of raw scalar texts)."""
+    pad = " " * indent
+    if isinstance(node, dict):
+        if not node or draw(st.booleans()):
+            inner = ", ".join(f"{k}: {render(v, 0, draw).strip()}" for k, v in node.items())
+            return "{" + inner + "}\n"
+        lines = []
+        for key, value in node.items():
+            body = render(value, indent + 2, draw)
+            joint = "\n" if isinstance(value, dict | list) and value and body[0] == " " else " "
+            lines.append(f"{pad}{key}:{joint}{body}")
+        return "".join(lines)
+    if isinstance(node, list):
+        if not node or draw(st.booleans()):
+            return "[" + ", ".join(render(v, 0, draw).strip() for v in node) + "]\n"
+        return "".join(f"{pad}- {render(v, indent + 2, draw).lstrip()}" for v in node)
+    return node + "\n"
+
+
+@st.composite
+def documents(draw: Any) -> str:
+    leaf = st.builds(quoted, scalars, st.sampled_from(["", "", "'", '"']))
+    tree = st.recursive(
+        leaf,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+        max_leaves=12,
+    )
+    top = draw(st.dictionaries(keys, tree, min_size=1, max_size=4))
+    return render(top, 0, draw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents())
+def test_generated_documents_read_the_same(text: str) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(text, monkeypatch)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | scalars)
+def test_arbitrary_text_reads_the_same(text: str) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(f"a: {text}\n", monkeypatch)
+        assert_same(text, monkeypatch)
+        assert_same_value(text, monkeypatch)
+
+
+SEEDS = [
+    (REPO / name).read_text(encoding="utf-8")
+    for name in ("examples/settings.yaml", "examples/three-groups.yaml", "overlays/prod.yaml")
+]
+NOISE = list(":-[]{}#'\" \n,&*!|>?%@`~\\.0123456789abcyesno\u00e9")
+
+
+@st.composite
+def mutated(draw: Any) -> str:
+    """A shipped settings file with a few characters inserted, deleted or swapped."""
+    text = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        edit = draw(st.sampled_from(["insert", "delete", "replace"]))
+        char = draw(st.sampled_from(NOISE))
+        if edit == "insert":
+            text = text[:at] + char + text[at:]
+        elif edit == "delete":
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + char + text[at + 1 :]
+    return text
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutated())
+def test_mutated_settings_read_the_same(text: str) -> None:
+    """Near-misses of real files: where libyaml and ruamel could disagree on
+    what is valid at all."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(text, monkeypatch)
+
+
+def test_shipped_files_take_the_fast_path(tmp_path: Path) -> None:
+    """So a build of the example never needs ruamel (README "Performance")."""
+    for name in ("bases/default.yaml", "examples/settings.yaml"):
+        assert load_fast.parse_tree((REPO / name).read_text(encoding="utf-8"), name)
+
+
+def ruamel_patch(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    from dkgen.patches import _plain
+
+    return typed(_plain(YAML(typ="safe", pure=True).load(text)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents() | mutated() | scalars)
+def test_patch_texts_read_the_same(text: str) -> None:
+    """Patches given as text are read by ruamel's safe loader where the fast path declines."""
+    found, value = load_fast.parse_value(text)
+    if found:
+        assert typed(value) == ruamel_patch(text)
