@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from dkgen import target_regex
 from dkgen.errors import Problem
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
@@ -222,6 +223,10 @@ def _target_problems(
                 format_path(where),
                 f"{value!r} is not a regular expression ({err})",
             )
+            continue
+        reason = target_regex.unsupported(value)
+        if reason:
+            yield Problem(merged.origin(where), format_path(where), f"{value!r}: {reason}")
 
 
 def _strategic_problems(

@@ -116,6 +116,8 @@ _TYPE_NAMES = {
     "null": "null",
 }
 
+_SUGGESTIONS_PER_MAPPING = 50
+
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
 
@@ -163,12 +165,15 @@ def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
             if credential_name(key):
                 problems.append(_plaintext_secret_key(merged, child))
                 continue
+            # A did-you-mean costs a fuzzy search; past a few dozen unknown keys
+            # in one mapping they are not typos, and 20,000 searches took seconds.
+            few = len(problems) < _SUGGESTIONS_PER_MAPPING
             problems.append(
                 Problem(
                     merged.key_origin(child),
                     format_path(child),
                     "unknown setting",
-                    suggest_key(child, allowed),
+                    suggest_key(child, allowed) if few else "",
                 )
             )
         return problems

@@ -25,6 +25,7 @@ import copy
 import re
 from typing import Any
 
+from dkgen import target_regex
 from dkgen.errors import Problem, SettingsError
 from dkgen.patches import parse_selector
 from dkgen.render.common import KubeObject
@@ -150,7 +151,8 @@ def _selects(patch: Patch, obj: KubeObject) -> bool:
     ]
     for pattern, value in fields:
         # kustomize anchors every selector field: `dask` does not match `dask-scheduler`.
-        if pattern is not None and not re.fullmatch(f"(?:{pattern})", str(value)):
+        # target_regex, not re: Python's backtracking could stall on `(a|a)*b`.
+        if pattern is not None and not target_regex.fullmatch(f"(?:{pattern})", str(value)):
             return False
     for selector, values in (
         (target.label_selector, metadata.get("labels") or {}),
@@ -183,7 +185,8 @@ def _no_match(patch: Patch, objects: list[KubeObject]) -> Problem:
     same_kind = [
         str(obj["metadata"]["name"])
         for obj in objects
-        if target.kind is None or re.fullmatch(f"(?:{target.kind})", str(obj.get("kind", "")))
+        if target.kind is None
+        or target_regex.fullmatch(f"(?:{target.kind})", str(obj.get("kind", "")))
     ]
     hint = (
         f"generated objects of that kind: {', '.join(same_kind)}"
