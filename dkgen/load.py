@@ -537,21 +537,25 @@ def _override_value(raw: str, origin: Origin) -> Any:
     return _convert_value(parsed, origin, [MAX_VALUES])
 
 
-def _convert_value(node: Any, origin: Origin, budget: list[int]) -> Any:
-    # The same bound as for files: an alias bomb typed into -s stops early too.
+def _convert_value(node: Any, origin: Origin, budget: list[int], depth: int = 0) -> Any:
+    # The same bounds as for files: an alias bomb typed into -s stops early
+    # too, and so does an alias inside its own anchor (-s 'x=&a [*a]'), which
+    # is infinitely deep.
     budget[0] -= 1
     if budget[0] < 0:
         raise InputError.single(
             origin, f"more than {MAX_VALUES} values after expanding YAML aliases"
         )
+    if depth > MAX_DEPTH:
+        raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, CommentedMap | CommentedSeq) and _unsupported_tag(node.tag.value):
         raise InputError.single(
             origin, f"the YAML tag {_short_tag(str(node.tag.value))} is not supported"
         )
     if isinstance(node, CommentedMap):
-        return {str(k): _convert_value(v, origin, budget) for k, v in node.items()}
+        return {str(k): _convert_value(v, origin, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, CommentedSeq):
-        return [_convert_value(v, origin, budget) for v in node]
+        return [_convert_value(v, origin, budget, depth + 1) for v in node]
     return _scalar(node, (), origin)
 
 

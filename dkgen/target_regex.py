@@ -196,6 +196,6 @@ class _Run:
         word_after = position < end and _category("CATEGORY_WORD", text[position], flags)
         if code == "AT_BOUNDARY":
             return word_before != word_after
-        if code == "AT_NON_BOUNDARY":
-            return word_before == word_after
+        if code == "AT_NON_BOUNDARY":  # re never finds \\B in an empty text
+            return bool(text) and word_before == word_after
         raise ValueError(f"unsupported anchor {code}")

@@ -101,9 +101,45 @@ def apply_patches(objects: list[KubeObject], patches: tuple[Patch, ...]) -> list
                         )
                     ]
                 )
+            wrong = _non_string_metadata(patched) if patched is not None else None
+            if wrong:
+                raise SettingsError(
+                    [
+                        Problem(
+                            patch.origin,
+                            patch.label,
+                            f"{_name(result[index])}: {wrong}; Kubernetes labels and "
+                            "annotations map names to strings",
+                            "quote the value (YAML reads 2 or true as a number or boolean)",
+                        )
+                    ]
+                )
             patched_objects[index] = patched  # None: the patch deleted it
         result = [obj for obj in patched_objects if obj is not None]
     return result
+
+
+def _non_string_metadata(obj: KubeObject) -> str | None:
+    """What is wrong with the first labels or annotations (of the object or its
+    pod template) that are not a mapping of strings: kubectl refuses such an
+    object, so the build does. Other fields a patch sets are not checked here
+    (dkgen carries no Kubernetes schemas); kubectl apply checks them."""
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    places = [("metadata", obj.get("metadata"))]
+    if isinstance(template, dict):
+        places.append(("spec.template.metadata", template.get("metadata")))
+    for where, metadata in places:
+        if not isinstance(metadata, dict):
+            continue
+        for field in ("labels", "annotations"):
+            values = metadata.get(field)
+            if values is not None and not isinstance(values, dict):
+                return f"{where}.{field} is not a mapping"
+            for key, value in (values or {}).items():
+                if not isinstance(value, str):
+                    return f"{where}.{field}.{key} is not a string"
+    return None
 
 
 # ------------------------------------------------------------------ selection
