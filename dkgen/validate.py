@@ -212,7 +212,9 @@ def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return [Problem(origin, dotted, f"{value} is out of range ({range_text(schema)})")]
+        # A 400-digit number is named by its length, as _describe does.
+        shown = str(value) if len(str(value)) < 30 else _describe(value)
+        return [Problem(origin, dotted, f"{shown} is out of range ({range_text(schema)})")]
     if kind == "pattern":
         if value == "" and schema.get("minLength", 0) > 0:
             return []  # the minLength problem says it: must not be empty
