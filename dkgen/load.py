@@ -34,7 +34,7 @@ KeyPath = tuple[str | int, ...]
 # Documented limits (README "Limits"): a settings file is a few kilobytes;
 # these bound hostile input long before time or memory run short.
 MAX_FILE_BYTES = 1024 * 1024
-MAX_VALUES = 10_000
+MAX_VALUES = 5_000
 MAX_DEPTH = 32
 
 

@@ -106,6 +106,13 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _number(value: float) -> str:
+    """The number as written, or named by its length: a 400-digit number is
+    not for a one-line message."""
+    text = str(value)
+    return text if len(text) < 30 else _describe(value)
+
+
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -212,9 +219,7 @@ def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        # A 400-digit number is named by its length, as _describe does.
-        shown = str(value) if len(str(value)) < 30 else _describe(value)
-        return [Problem(origin, dotted, f"{shown} is out of range ({range_text(schema)})")]
+        return [Problem(origin, dotted, f"{_number(value)} is out of range ({range_text(schema)})")]
     if kind == "pattern":
         if value == "" and schema.get("minLength", 0) > 0:
             return []  # the minLength problem says it: must not be empty
