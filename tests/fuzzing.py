@@ -568,7 +568,8 @@ def check_problem_lines(stderr: str, inputs: Inputs, *, success: bool) -> None:
     # missing file, or an overlay name that is not shipped and so a path).
     files = [*inputs.files, *inputs.overlays]
     origins += [re.escape(one_line(name)) + r"(?::\d+:\d+)?" for name in files]
-    problem = re.compile(rf"^(?P<origin>{'|'.join(origins)}){_SEVERITY}\S.*$")
+    # After the severity: the key path (blank for a key of spaces) and the message.
+    problem = re.compile(rf"^(?P<origin>{'|'.join(origins)}){_SEVERITY}.*\S$")
     lines = stderr.splitlines()
     errors = 0
     for index, line in enumerate(lines):
