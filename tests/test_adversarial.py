@@ -696,3 +696,15 @@ def test_hostile_manifest_cannot_reach_outside_files(
     assert forced.exit_code == 0
     assert secret.read_text() == "TOP-SECRET\n"
     assert "../secret.txt" not in manifest_path.read_text()
+
+
+def test_config_shows_a_string_that_looks_like_a_broken_float(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """ruamel reads a plain `._` as a float and fails; dkgen config must quote it
+    (it raised ValueError, found by the ci profile's derandomized examples)."""
+    monkeypatch.chdir(tmp_path)
+    Path("s.yaml").write_text('cluster: {name: demo}\ndask_config: {"._": "._"}\n')
+    result = run_dkgen("config", "s.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert 'dask_config:\n  "._": "._"\n' in result.stdout

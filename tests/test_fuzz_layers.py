@@ -34,7 +34,7 @@ BASE = "cluster: {name: demo}\n"
 
 
 def test_random_overrides() -> None:
-    @settings(max_examples=examples(1.0))
+    @settings(max_examples=examples(10))
     @given(overrides=st.lists(override_text(), min_size=1, max_size=4))
     def case(overrides: list[str]) -> None:
         CASES["-s overrides"] += 1
@@ -53,7 +53,7 @@ OVERLAY_CHOICES = st.one_of(
 
 
 def test_random_overlay_stacks_and_fleets() -> None:
-    @settings(max_examples=examples(0.4))
+    @settings(max_examples=examples(4))
     @given(
         overlays=st.lists(OVERLAY_CHOICES, max_size=4),
         overlay_trees=st.tuples(st.one_of(valid_settings(), broken_settings()), valid_settings()),

@@ -43,7 +43,7 @@ TEXTS = st.text(alphabet="abAB-._1 \néx", max_size=10)
 
 
 def test_target_matcher_agrees_with_re() -> None:
-    @settings(max_examples=examples(1.5))
+    @settings(max_examples=examples(15))
     @given(pattern=patterns(), text=TEXTS)
     def case(pattern: str, text: str) -> None:
         CASES["patch target patterns"] += 1

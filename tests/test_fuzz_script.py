@@ -36,7 +36,7 @@ def flag_values(command: list[str], flag: str) -> list[str]:
 def test_cluster_script_quotes_every_value() -> None:
     checked: list[int] = []
 
-    @settings(max_examples=examples(0.15))
+    @settings(max_examples=examples(1.5))
     @given(tree=valid_settings())
     def case(tree: dict[str, Any]) -> None:
         CASES["cluster.sh quoting"] += 1

@@ -51,7 +51,7 @@ def run_case(
 def test_valid_settings_trees() -> None:
     exits: list[int] = []
 
-    @settings(max_examples=examples(1.2))
+    @settings(max_examples=examples(12))
     @given(tree=valid_settings(), style=STYLES, over_old=st.integers(0, 3).map(lambda n: n == 0))
     def case(tree: dict[str, Any], style: str, over_old: bool) -> None:
         exits.append(run_case("settings trees (schema-valid)", tree, style, over_old))
@@ -65,7 +65,7 @@ def test_valid_settings_trees() -> None:
 def test_broken_settings_trees() -> None:
     exits: list[int] = []
 
-    @settings(max_examples=examples(1.2))
+    @settings(max_examples=examples(12))
     @given(tree=broken_settings(), style=STYLES, over_old=st.integers(0, 3).map(lambda n: n == 0))
     def case(tree: dict[str, Any], style: str, over_old: bool) -> None:
         # A broken patch may set any field to anything, as in kustomize; only
