@@ -708,3 +708,42 @@ def test_config_shows_a_string_that_looks_like_a_broken_float(
     result = run_dkgen("config", "s.yaml")
     assert result.exit_code == 0, result.stderr
     assert 'dask_config:\n  "._": "._"\n' in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "namespace=&a [*a]",  # an alias inside its own anchor: a RecursionError traceback
+            "-s namespace=&a [*a]: error: nested deeper than 32 levels\n",
+        ),
+        (
+            "dask_config=!!python/object/apply:os.system [x]",  # was read as a plain list
+            "-s dask_config=!!python/object/apply:os.system [x]: error: the YAML tag "
+            "!!python/object/apply:os.system is not supported\n",
+        ),
+        (
+            "workers.count=a\nb",  # the newline split the problem over two lines
+            "-s workers.count=a\\nb: error: workers.count: expected an integer, got the "
+            "string 'a b'\n",
+        ),
+    ],
+    ids=["recursive-alias", "python-tag", "newline"],
+)
+def test_hostile_overrides(
+    override: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("s.yaml").write_text("cluster: {name: demo}\n")
+    assert build(run_dkgen, "s.yaml", "-s", override) == (2, expected)
+
+
+def test_file_name_with_a_newline_stays_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("s\n.yaml").write_text("cluster: {name: demo}\nworkers: 3\n")
+    assert build(run_dkgen, "s\n.yaml") == (
+        2,
+        "s\\n.yaml:2:10: error: workers: expected a mapping, got the number 3\n",
+    )
