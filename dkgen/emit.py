@@ -98,7 +98,26 @@ def read_manifest(out_dir: Path) -> OwnedFiles | None:
             "the dkgen manifest is unreadable or corrupt",
             hint="restore it from version control, or rebuild with --force",
         ) from None
+    # The manifest comes with the directory, maybe from a pull request: a name
+    # such as ../../.ssh/id_rsa would make check print that file's content in
+    # its diff. dkgen writes plain file names directly in the directory.
+    for name in files:
+        if not _plain_file_name(name):
+            raise OutputError.single(
+                Origin(str(path)),
+                f"the dkgen manifest names {name!r}, which is not a file directly in {out_dir}",
+                hint="restore the manifest from version control, or rebuild with --force",
+            )
     return OwnedFiles(files=files, inputs=inputs)
+
+
+def _plain_file_name(name: str) -> bool:
+    return (
+        name not in {"", ".", "..", MANIFEST}
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+    )
 
 
 def _read_bytes(path: Path) -> bytes | None:

@@ -40,6 +40,16 @@ class Origin:
         return not self.source.startswith(NOT_FILES)
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, tabs, escapes) written as
+    Python escapes, so it stays on one line of a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 # How dkgen names origins that are not the user's files (see Origin.is_file).
 NOT_FILES = ("-s ", "--", "dkgen:", "dkgen ", "<")
 
@@ -58,10 +68,12 @@ class Problem:
         return (self.origin.source, self.origin.line, self.origin.column, self.path, self.message)
 
     def format(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        text = f"{self.origin}: {self.severity}: {where}{self.message}"
+        # One problem, one line: a key, file name or -s text may hold a newline
+        # or another control character, which would start a line of its own.
+        where = f"{one_line(self.path)}: " if self.path else ""
+        text = f"{one_line(str(self.origin))}: {self.severity}: {where}{one_line(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {one_line(self.hint)}"
         return text
 
     def format_github(self) -> str:

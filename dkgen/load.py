@@ -14,6 +14,7 @@ whatever the lower layers built.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ KeyPath = tuple[str | int, ...]
 # Documented limits (README "Limits"): a settings file is a few kilobytes;
 # these bound hostile input long before time or memory run short.
 MAX_FILE_BYTES = 1024 * 1024
-MAX_VALUES = 20_000
+MAX_VALUES = 5_000
 MAX_DEPTH = 32
 
 
@@ -77,12 +78,36 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
+@functools.cache
+def _flow_depth_scanner() -> type:
+    """ruamel's scanner, stopping at a flow collection nested past ``MAX_DEPTH``.
+
+    The scanner's work per token grows with the number of open ``[``/``{``
+    (quadratic overall): 5,000 of them cost seconds before any depth check
+    on the data could run. A flow level deeper than the limit is a value
+    nested deeper than the limit, so stopping here changes no outcome.
+    Built on first use, so that importing this module does not import ruamel.
+    """
+    from ruamel.yaml.scanner import RoundTripScanner, ScannerError
+
+    class FlowDepthScanner(RoundTripScanner):
+        def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803  # ruamel's name
+            if self.flow_level >= MAX_DEPTH:
+                raise ScannerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", self.reader.get_mark()
+                )
+            super().fetch_flow_collection_start(TokenClass, to_push)
+
+    return FlowDepthScanner
+
+
 def _yaml() -> YAML:
     from ruamel.yaml import YAML
 
     # Round-trip mode is the one that records positions; pure=True keeps the
     # error marks identical whether or not ruamel's C extension is present.
     yaml = YAML(typ="rt", pure=True)
+    yaml.Scanner = _flow_depth_scanner()
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -100,19 +125,28 @@ def parse_layer(text: str, source: str) -> Layer:
         return Layer(source, *fast)
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     try:
         document = _yaml().load(text)
     except MarkedYAMLError as err:
         raise _yaml_problem(err, text, source) from None
+    except ReaderError as err:
+        # A character YAML forbids (NUL, most control characters): ruamel's
+        # message spans two lines and counts characters; say line and column.
+        raise InputError.single(
+            _text_origin(text, source, err.position),
+            f"character U+{err.character:04X} is not allowed in YAML",
+            hint="remove it; a file with NUL bytes may be UTF-16: save it as UTF-8",
+        ) from None
     except YAMLError as err:
         raise InputError.single(Origin(source), f"not valid YAML: {err}") from None
     except RecursionError:
         raise InputError.single(
             Origin(source), f"nested too deeply (more than {MAX_DEPTH} levels)"
         ) from None
-    except ValueError as err:  # e.g. an integer longer than CPython converts
-        raise InputError.single(Origin(source), f"cannot read a value: {err}") from None
+    except ValueError as err:
+        raise _value_problem(err, text, source) from None
     if document is None:
         raise InputError.single(
             Origin(source, 1, 1),
@@ -129,6 +163,28 @@ def parse_layer(text: str, source: str) -> Layer:
     return _convert(document, source)
 
 
+def _text_origin(text: str, source: str, offset: int) -> Origin:
+    """The 1-based line and column of character ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return Origin(source, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+# CPython converts at most 4300 digits to an int (sys.int_info.str_digits_check_threshold
+# is the floor of that limit); a longer integer fails while ruamel builds it.
+_LONG_INTEGER = re.compile(r"[0-9][0-9_]{4299,}")
+
+
+def _value_problem(err: ValueError, text: str, source: str) -> InputError:
+    found = _LONG_INTEGER.search(text)
+    if found and "digits" in str(err):
+        return InputError.single(
+            _text_origin(text, source, found.start()),
+            f"a number of {len(found.group(0))} digits is too long to read",
+            hint="no setting takes a number this long; quote it if it is text",
+        )
+    return InputError.single(Origin(source), f"cannot read a value: {err}")
+
+
 def _read_text(path: Path, source: str) -> str:
     origin = Origin(source)
     try:
@@ -140,7 +196,16 @@ def _read_text(path: Path, source: str) -> str:
                 origin,
                 f"file is {size} bytes; settings files are limited to {MAX_FILE_BYTES} bytes",
             )
-        raw = path.read_bytes()
+        # A pipe or device (<(cmd), /dev/zero) reports size 0: read at most
+        # one byte past the limit, never the whole stream.
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise InputError.single(
+                origin,
+                f"holds more than {MAX_FILE_BYTES} bytes; settings files are limited to "
+                f"{MAX_FILE_BYTES} bytes",
+            )
     except FileNotFoundError:
         raise InputError.single(
             origin, "no such file", hint="check the path; `dkgen init` writes a starter file"
@@ -149,8 +214,10 @@ def _read_text(path: Path, source: str) -> str:
         raise InputError.single(origin, "permission denied while reading") from None
     except OSError as err:
         raise InputError.single(origin, f"cannot read: {err.strerror}") from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError.single(Origin(source, 1, 1), "file is UTF-16; save it as UTF-8")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        # The UTF-32 marks begin like UTF-16's (FF FE 00 00) or with 00 00 FE FF.
+        kind = "UTF-32" if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00")) else "UTF-16"
+        raise InputError.single(Origin(source, 1, 1), f"file is {kind}; save it as UTF-8")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -209,6 +276,8 @@ def _yaml_problem(err: MarkedYAMLError, text: str, source: str) -> DkgenError:
         return _duplicate_key_problem(err, text, origin)
     if "'\\t'" in problem:
         return InputError.single(origin, "a tab character; YAML indents with spaces only")
+    if problem.startswith("nested deeper"):  # raised by _FlowDepthScanner
+        return InputError.single(origin, problem)
     hint = next((fix for wording, fix in _SYNTAX_HINTS if wording in problem), "")
     context = err.context_mark
     opened = _CONTEXTS.get(str(err.context))
@@ -291,9 +360,9 @@ def _convert(document: CommentedMap, source: str) -> Layer:
     walked: set[int] = set()
     expanding: list[KeyPath] = []
 
-    def at(line_col: tuple[int, int] | None) -> Origin:
-        if line_col is None:
-            return Origin(source)
+    def at(line_col: tuple[int, int] | None, container: KeyPath) -> Origin:
+        if line_col is None:  # no recorded position: the enclosing value's
+            return values.get(container, Origin(source))
         return Origin(source, line_col[0] + 1, line_col[1] + 1)
 
     def too_many(path: KeyPath, origin: Origin) -> InputError:
@@ -336,10 +405,10 @@ def _convert(document: CommentedMap, source: str) -> Layer:
 
     def walk_container(node: CommentedMap | CommentedSeq, path: KeyPath) -> Any:
         tag = node.tag.value
-        if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
+        if _unsupported_tag(tag):
             raise InputError.single(
                 values[path] if path in values else Origin(source),
-                f"the YAML tag {tag} is not supported",
+                f"the YAML tag {_short_tag(str(tag))} is not supported",
                 path=format_path(path),
                 hint="remove the tag; settings are plain strings, numbers, booleans, lists "
                 "and mappings",
@@ -347,7 +416,7 @@ def _convert(document: CommentedMap, source: str) -> Layer:
         if isinstance(node, CommentedMap):
             out: dict[str, Any] = {}
             for key in node:
-                key_origin = at(_safe_lc(node, "key", key))
+                key_origin = at(_safe_lc(node, "key", key), path)
                 if not isinstance(key, str):
                     raise InputError.single(
                         key_origin,
@@ -359,14 +428,16 @@ def _convert(document: CommentedMap, source: str) -> Layer:
                 keys[child] = key_origin
                 # ruamel places an empty (null) value at the next token, often
                 # the following line; the key is where the user looks.
-                value_origin = key_origin if node[key] is None else at(_safe_lc(node, "value", key))
+                value_origin = (
+                    key_origin if node[key] is None else at(_safe_lc(node, "value", key), path)
+                )
                 values[child] = value_origin
                 out[key] = walk(node[key], child, value_origin)
             return out
         items = []
         for index, item in enumerate(node):
             child = (*path, index)
-            item_origin = at(_safe_lc(node, "item", index))
+            item_origin = at(_safe_lc(node, "item", index), path)
             values[child] = item_origin
             items.append(walk(item, child, item_origin))
         return items
@@ -379,6 +450,10 @@ def _safe_lc(node: CommentedMap | CommentedSeq, kind: str, key: Any) -> tuple[in
     try:
         pos = getattr(node.lc, kind)(key)
     except (KeyError, IndexError, TypeError):
+        return None
+    # Keys a `<<` merge key brings in, and values some tags build, have no
+    # recorded position (None): the caller falls back to the mapping's.
+    if pos is None or pos[0] is None or pos[1] is None:
         return None
     return (int(pos[0]), int(pos[1]))
 
@@ -418,6 +493,15 @@ def _scalar(node: Any, path: KeyPath, origin: Origin) -> Any:
         path=format_path(path),
         hint="use plain strings, numbers, booleans, lists and mappings",
     )
+
+
+# Tags a mapping or list may carry: the plain ones. A prefix test would let
+# !!python/object/apply:... through, read as a plain list.
+_CONTAINER_TAGS = frozenset({None, "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+def _unsupported_tag(tag: str | None) -> bool:
+    return tag not in _CONTAINER_TAGS
 
 
 def _short_tag(tag: str) -> str:
@@ -486,19 +570,27 @@ def _override_value(raw: str, origin: Origin) -> Any:
     return _convert_value(parsed, origin, [MAX_VALUES])
 
 
-def _convert_value(node: Any, origin: Origin, budget: list[int]) -> Any:
+def _convert_value(node: Any, origin: Origin, budget: list[int], depth: int = 0) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    # The same bound as for files: an alias bomb typed into -s stops early too.
+    # The same bounds as for files: an alias bomb typed into -s stops early
+    # too, and so does an alias inside its own anchor (-s 'x=&a [*a]'), which
+    # is infinitely deep.
     budget[0] -= 1
     if budget[0] < 0:
         raise InputError.single(
             origin, f"more than {MAX_VALUES} values after expanding YAML aliases"
         )
+    if depth > MAX_DEPTH:
+        raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(node, CommentedMap | CommentedSeq) and _unsupported_tag(node.tag.value):
+        raise InputError.single(
+            origin, f"the YAML tag {_short_tag(str(node.tag.value))} is not supported"
+        )
     if isinstance(node, CommentedMap):
-        return {str(k): _convert_value(v, origin, budget) for k, v in node.items()}
+        return {str(k): _convert_value(v, origin, budget, depth + 1) for k, v in node.items()}
     if isinstance(node, CommentedSeq):
-        return [_convert_value(v, origin, budget) for v in node]
+        return [_convert_value(v, origin, budget, depth + 1) for v in node]
     return _scalar(node, (), origin)
 
 

@@ -63,16 +63,6 @@ def _forget_below(path: KeyPath, *tables: dict[KeyPath, Origin]) -> None:
             del table[stale]
 
 
-def _adopt_below(
-    path: KeyPath, layer: Layer, values: dict[KeyPath, Origin], keys: dict[KeyPath, Origin]
-) -> None:
-    depth = len(path)
-    for source, target in ((layer.values, values), (layer.keys, keys)):
-        for p, origin in source.items():
-            if p[:depth] == path:
-                target[p] = origin
-
-
 def _merge_into(
     target: dict[str, Any],
     incoming: dict[str, Any],
@@ -88,9 +78,31 @@ def _merge_into(
             values[child] = layer.values.get(child, values.get(child, Origin(layer.source)))
             _merge_into(target[key], value, child, layer, values, keys)
             continue
+        # Only the paths below the old and the new value can be in the tables:
+        # walking those keeps a merge linear (scanning whole tables per key made
+        # a file of 20,000 values take a minute).
+        for below in _paths_below(child, target.get(key)):
+            values.pop(below, None)
+            keys.pop(below, None)
         target[key] = copy.deepcopy(value)
-        _forget_below(child, values, keys)
-        _adopt_below(child, layer, values, keys)
+        for below in (child, *_paths_below(child, value)):
+            for source, table in ((layer.values, values), (layer.keys, keys)):
+                if below in source:
+                    table[below] = source[below]
+
+
+def _paths_below(path: KeyPath, value: Any) -> list[KeyPath]:
+    """Every path strictly inside ``value`` (which sits at ``path``)."""
+    found: list[KeyPath] = []
+    stack: list[tuple[KeyPath, Any]] = [(path, value)]
+    while stack:
+        here, node = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        for part, child in node.items() if isinstance(node, dict) else enumerate(node):
+            found.append((*here, part))
+            stack.append(((*here, part), child))
+    return found
 
 
 def _apply_override(

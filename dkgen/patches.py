@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from dkgen import load_fast
+from dkgen import load_fast, target_regex
 from dkgen.errors import Problem
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
@@ -236,6 +236,10 @@ def _target_problems(
                 format_path(where),
                 f"{value!r} is not a regular expression ({err})",
             )
+            continue
+        reason = target_regex.unsupported(value)
+        if reason:
+            yield Problem(merged.origin(where), format_path(where), f"{value!r}: {reason}")
 
 
 def _strategic_problems(

@@ -58,8 +58,14 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
 )
 # scheme://user:password@host; the password may not be a $(VAR) reference,
-# which Kubernetes expands from another (Secret-backed) variable.
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:(?P<password>[^/\s@]+)@")
+# which Kubernetes expands from another (Secret-backed) variable. The scheme
+# is matched only from the start of its run of scheme characters, and its
+# first letter is the first letter there: searched from every letter of a
+# long word instead, the search took time quadratic in the value's length.
+_URL_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[0-9+.\-]*[A-Za-z][A-Za-z0-9+.\-]*://"
+    r"[^/\s:@]+:(?P<password>[^/\s@]+)@"
+)
 _ENV_REFERENCE = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
 # `openssl rand -hex 24`, which the output README suggests, gives 48 of these.
 _HEX_TOKEN = re.compile(r"^[0-9a-f]{32,}$")

@@ -109,6 +109,13 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _number(value: float) -> str:
+    """The number as written, or named by its length: a 400-digit number is
+    not for a one-line message."""
+    text = str(value)
+    return text if len(text) < 30 else _describe(value)
+
+
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -118,6 +125,8 @@ _TYPE_NAMES = {
     "boolean": "true or false",
     "null": "null",
 }
+
+_SUGGESTIONS_PER_MAPPING = 50
 
 _YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
 
@@ -166,12 +175,15 @@ def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
             if credential_name(key):
                 problems.append(_plaintext_secret_key(merged, child))
                 continue
+            # A did-you-mean costs a fuzzy search; past a few dozen unknown keys
+            # in one mapping they are not typos, and 20,000 searches took seconds.
+            few = len(problems) < _SUGGESTIONS_PER_MAPPING
             problems.append(
                 Problem(
                     merged.key_origin(child),
                     format_path(child),
                     "unknown setting",
-                    suggest_key(child, allowed),
+                    suggest_key(child, allowed) if few else "",
                 )
             )
         return problems
@@ -210,7 +222,7 @@ def schema_problems(error: ValidationError, merged: Merged) -> list[Problem]:
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return [Problem(origin, dotted, f"{value} is out of range ({range_text(schema)})")]
+        return [Problem(origin, dotted, f"{_number(value)} is out of range ({range_text(schema)})")]
     if kind == "pattern":
         if value == "" and schema.get("minLength", 0) > 0:
             return []  # the minLength problem says it: must not be empty

@@ -42,7 +42,7 @@ def _reads_back_as_string(text: str) -> bool:
     # whether `no`, `1e3` or `2024-01-01` stay strings.
     try:
         value = YAML(typ="rt", pure=True).load(text)
-    except YAMLError:
+    except (YAMLError, ValueError):  # ValueError: ruamel takes `._` for a float, then fails
         return False
     return isinstance(value, str) and value == text and type(value) is str
 

@@ -10,9 +10,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from dkgen.cli import cli
 
@@ -61,3 +64,37 @@ def read_tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+# ---------------------------------------------------------------- property-based tests
+# Profiles for every hypothesis test: `ci` (the default) draws a fixed,
+# derandomized set of cases, the same on every run; `deep` draws ten times
+# as many, randomly, for local runs: pytest --hypothesis-profile=deep tests/test_fuzz_*.py
+# tests/fuzzing.py's examples() gives each fuzz test a multiple of max_examples.
+_FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=100,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=_FUZZ_HEALTH,
+    print_blob=True,
+)
+hypothesis_settings.register_profile(
+    "deep", max_examples=1000, deadline=None, suppress_health_check=_FUZZ_HEALTH
+)
+hypothesis_settings.load_profile("ci")  # --hypothesis-profile overrides it
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print how many cases the property-based tests generated, per test."""
+    from tests.fuzzing import CASES, strict_summary
+
+    if not CASES:
+        return
+    terminalreporter.section("generated cases")
+    for name, count in sorted(CASES.items()):
+        terminalreporter.write_line(f"{count:7d}  {name}")
+    terminalreporter.write_line(f"{sum(CASES.values()):7d}  in all")
+    terminalreporter.write_line(strict_summary())

@@ -25,6 +25,7 @@ import copy
 import re
 from typing import Any
 
+from dkgen import target_regex
 from dkgen.errors import Problem, SettingsError
 from dkgen.patches import parse_selector
 from dkgen.render.common import KubeObject
@@ -105,9 +106,45 @@ def apply_patches(objects: list[KubeObject], patches: tuple[Patch, ...]) -> list
                         )
                     ]
                 )
+            wrong = _non_string_metadata(patched) if patched is not None else None
+            if wrong:
+                raise SettingsError(
+                    [
+                        Problem(
+                            patch.origin,
+                            patch.label,
+                            f"{_name(result[index])}: {wrong}; Kubernetes labels and "
+                            "annotations map names to strings",
+                            "quote the value (YAML reads 2 or true as a number or boolean)",
+                        )
+                    ]
+                )
             patched_objects[index] = patched  # None: the patch deleted it
         result = [obj for obj in patched_objects if obj is not None]
     return result
+
+
+def _non_string_metadata(obj: KubeObject) -> str | None:
+    """What is wrong with the first labels or annotations (of the object or its
+    pod template) that are not a mapping of strings: kubectl refuses such an
+    object, so the build does. Other fields a patch sets are not checked here
+    (dkgen carries no Kubernetes schemas); kubectl apply checks them."""
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    places = [("metadata", obj.get("metadata"))]
+    if isinstance(template, dict):
+        places.append(("spec.template.metadata", template.get("metadata")))
+    for where, metadata in places:
+        if not isinstance(metadata, dict):
+            continue
+        for field in ("labels", "annotations"):
+            values = metadata.get(field)
+            if values is not None and not isinstance(values, dict):
+                return f"{where}.{field} is not a mapping"
+            for key, value in (values or {}).items():
+                if not isinstance(value, str):
+                    return f"{where}.{field}.{key} is not a string"
+    return None
 
 
 # ------------------------------------------------------------------ selection
@@ -155,7 +192,8 @@ def _selects(patch: Patch, obj: KubeObject) -> bool:
     ]
     for pattern, value in fields:
         # kustomize anchors every selector field: `dask` does not match `dask-scheduler`.
-        if pattern is not None and not re.fullmatch(f"(?:{pattern})", str(value)):
+        # target_regex, not re: Python's backtracking could stall on `(a|a)*b`.
+        if pattern is not None and not target_regex.fullmatch(f"(?:{pattern})", str(value)):
             return False
     for selector, values in (
         (target.label_selector, metadata.get("labels") or {}),
@@ -188,7 +226,8 @@ def _no_match(patch: Patch, objects: list[KubeObject]) -> Problem:
     same_kind = [
         str(obj["metadata"]["name"])
         for obj in objects
-        if target.kind is None or re.fullmatch(f"(?:{target.kind})", str(obj.get("kind", "")))
+        if target.kind is None
+        or target_regex.fullmatch(f"(?:{target.kind})", str(obj.get("kind", "")))
     ]
     hint = (
         f"generated objects of that kind: {', '.join(same_kind)}"
