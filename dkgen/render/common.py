@@ -131,6 +131,45 @@ def http_probe(path: str, port: str, *, initial_delay: int, period: int) -> dict
     }
 
 
+def pod_deployment(
+    name: str,
+    labels: dict[str, str],
+    pool: NodePool,
+    container: dict[str, Any],
+    volumes: list[Any],
+    *,
+    replicas: int,
+    recreate: bool = False,
+    tolerations: list[dict[str, str]] | None = None,
+) -> KubeObject:
+    """A Deployment of one container, pinned to ``pool``, under the shared pod policy."""
+    spec: dict[str, Any] = {"replicas": replicas}
+    if recreate:
+        spec["strategy"] = {"type": "Recreate"}
+    pod: dict[str, Any] = {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "nodeSelector": pinned_to(pool),
+    }
+    if tolerations:
+        pod["tolerations"] = tolerations
+    pod |= {
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    spec |= {
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": pod},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+    }
+
+
 def core_deployment(
     name: str, component: str, pool: NodePool, container: dict[str, Any], volumes: list[Any]
 ) -> KubeObject:
@@ -140,27 +179,7 @@ def core_deployment(
     two notebook servers would share one home volume's state.
     """
     labels = selector_labels(component)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(name, component),
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": SERVICE_ACCOUNT,
-                    "automountServiceAccountToken": False,
-                    "nodeSelector": pinned_to(pool),
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
+    return pod_deployment(name, labels, pool, container, volumes, replicas=1, recreate=True)
 
 
 def scheduler_address(port: int) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from dkgen.render.common import (
-    SERVICE_ACCOUNT,
     KubeObject,
     container_security_context,
     dask_config_env,
@@ -22,8 +21,7 @@ from dkgen.render.common import (
     dask_config_volumes,
     env_list,
     http_probe,
-    pinned_to,
-    pod_security_context,
+    pod_deployment,
     resources,
     scheduler_address,
     scratch_volumes,
@@ -109,27 +107,15 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
             *dask_config_mounts(settings),
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": worker_deployment_name(group), "labels": labels},
-        "spec": {
-            "replicas": group.count,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": SERVICE_ACCOUNT,
-                    "automountServiceAccountToken": False,
-                    "nodeSelector": pinned_to(group.pool),
-                    "tolerations": _tolerations(group),
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": [*scratch_volumes("tmp", "scratch"), *dask_config_volumes(settings)],
-                },
-            },
-        },
-    }
+    return pod_deployment(
+        worker_deployment_name(group),
+        labels,
+        group.pool,
+        container,
+        [*scratch_volumes("tmp", "scratch"), *dask_config_volumes(settings)],
+        replicas=group.count,
+        tolerations=_tolerations(group),
+    )
 
 
 # Worker pools carry this taint (cluster.sh) so that only workers land there.
