@@ -314,15 +314,6 @@ def plan_output(out_dir: Path, files: Mapping[str, str], inputs: Sequence[str]) 
     )
 
 
-def plan_conflicts(
-    out_dir: Path, files: Mapping[str, str], inputs: Sequence[str] = (), *, force: bool
-) -> list[Problem]:
-    """What stops a build from replacing ``out_dir`` (empty when nothing does)."""
-    if not out_dir.exists() or force:
-        return []
-    return conflict_problems(out_dir, plan_output(out_dir, files, inputs))
-
-
 def conflict_problems(out_dir: Path, plan: OutputPlan) -> list[Problem]:
     """The refusals a build of ``plan`` into ``out_dir`` meets without --force."""
     if plan.unowned:

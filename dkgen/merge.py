@@ -56,11 +56,16 @@ def merge_layers(layers: list[Layer], overrides: list[Override]) -> Merged:
     )
 
 
-def _forget_below(path: KeyPath, *tables: dict[KeyPath, Origin]) -> None:
-    depth = len(path)
-    for table in tables:
-        for stale in [p for p in table if len(p) > depth and p[:depth] == path]:
-            del table[stale]
+def _forget_below(path: KeyPath, old: Any, *tables: dict[KeyPath, Origin]) -> None:
+    """Drop the origins of every path inside ``old``, the value being replaced at ``path``.
+
+    Only the paths below the old value can be in the tables: walking those
+    keeps a merge linear (scanning whole tables per key made a file of 20,000
+    values take a minute).
+    """
+    for below in _paths_below(path, old):
+        for table in tables:
+            table.pop(below, None)
 
 
 def _merge_into(
@@ -78,12 +83,7 @@ def _merge_into(
             values[child] = layer.values.get(child, values.get(child, Origin(layer.source)))
             _merge_into(target[key], value, child, layer, values, keys)
             continue
-        # Only the paths below the old and the new value can be in the tables:
-        # walking those keeps a merge linear (scanning whole tables per key made
-        # a file of 20,000 values take a minute).
-        for below in _paths_below(child, target.get(key)):
-            values.pop(below, None)
-            keys.pop(below, None)
+        _forget_below(child, target.get(key), values, keys)
         target[key] = copy.deepcopy(value)
         for below in (child, *_paths_below(child, value)):
             for source, table in ((layer.values, values), (layer.keys, keys)):
@@ -146,11 +146,13 @@ def _apply_override(
         _merge_override(node[last], override.value, path, origin, values, keys)
         return
     if isinstance(node, dict) and isinstance(last, str):
+        _forget_below(path, node.get(last), values, keys)
         node[last] = copy.deepcopy(override.value)
         keys[path] = origin
     elif isinstance(node, list) and isinstance(last, int):
         if last >= len(node):
             raise _index_error(override, path, len(node))
+        _forget_below(path, node[last], values, keys)
         node[last] = copy.deepcopy(override.value)
     else:
         raise InputError.single(
@@ -159,7 +161,6 @@ def _apply_override(
             + ("list" if isinstance(last, int) else "mapping"),
             path=format_path(path),
         )
-    _forget_below(path, values, keys)
     values[path] = origin
     _mark_below(path, override.value, origin, values, keys)
 
@@ -178,8 +179,8 @@ def _merge_override(
         if isinstance(value, dict) and isinstance(target.get(key), dict):
             _merge_override(target[key], value, child, origin, values, keys)
             continue
+        _forget_below(child, target.get(key), values, keys)
         target[key] = copy.deepcopy(value)
-        _forget_below(child, values, keys)
         values[child] = origin
         _mark_below(child, value, origin, values, keys)
 
@@ -191,15 +192,11 @@ def _mark_below(
     values: dict[KeyPath, Origin],
     keys: dict[KeyPath, Origin],
 ) -> None:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            keys[(*path, key)] = origin
-            values[(*path, key)] = origin
-            _mark_below((*path, key), child, origin, values, keys)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            values[(*path, index)] = origin
-            _mark_below((*path, index), child, origin, values, keys)
+    """Give every path inside ``value`` the override's origin (mapping keys too)."""
+    for below in _paths_below(path, value):
+        values[below] = origin
+        if isinstance(below[-1], str):
+            keys[below] = origin
 
 
 def _index_error(override: Override, path: KeyPath, length: int) -> InputError:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dkgen import capacity
-from dkgen.errors import Origin, Problem, SettingsError
+from dkgen.errors import Origin, Problem, SettingsError, errors_only
 from dkgen.load import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.patches import parse_patches, patch_bodies
@@ -69,14 +69,14 @@ def validate(merged: Merged) -> Validated:
         problems.extend(_semantic_problems(merged))
         problems.extend(_gcs_fallback(merged))
     problems.extend(_deprecations(merged))
-    errors = [p for p in problems if p.severity == "error"]
+    errors = errors_only(problems)
     if errors:
         raise SettingsError(errors)
     patches, _ = parse_patches(merged)
     settings = build_settings(merged.data, patches)
     # Capacity checks read the typed settings: the pods against their nodes.
     problems.extend(capacity.check(settings, _SettingLocator(merged)))
-    errors = [p for p in problems if p.severity == "error"]
+    errors = errors_only(problems)
     if errors:
         raise SettingsError(errors)
     warnings = sorted((p for p in problems if p.severity != "error"), key=Problem.sort_key)
