@@ -45,8 +45,8 @@ from typing import Any, Protocol
 
 import yaml
 
-from dkgen.errors import Origin, Problem, Severity
-from dkgen.load import KeyPath, format_path
+from dkgen.errors import Problem, Severity
+from dkgen.keypath import Locator, format_path
 from dkgen.quantity import memory_bytes, millicores
 from dkgen.resources import machine_types_path
 from dkgen.settings import NodePool, Settings, WorkerGroup
@@ -431,18 +431,8 @@ def _pack(pods: Sequence[Pod], room: Resources) -> int:
 # ---------------------------------------------------------------- checks
 
 
-class SettingLocator(Protocol):
-    """Where a setting lives and came from; the validate stage supplies it.
-
-    ``group`` is a worker group's name and ``key`` its setting
-    (``cpus_per_worker``, ``accelerator.type``), resolved to wherever the
-    group's effective value was set; with ``group`` None, ``key`` is the
-    full dotted path (``scheduler.cpus``).
-    """
-
-    def path(self, group: str | None, key: str) -> KeyPath: ...
-
-    def origin(self, path: KeyPath) -> Origin: ...
+# Kept under its old name for the callers that spell it so.
+SettingLocator = Locator
 
 
 def check(settings: Settings, where: SettingLocator) -> list[Problem]:

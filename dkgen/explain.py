@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import InputError, Origin
-from dkgen.load import KeyPath, format_path, load_layer
+from dkgen.keypath import KeyPath, format_path
+from dkgen.load import load_layer
 from dkgen.resources import default_base_path, load_schema
 from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
 from dkgen.yaml_text import to_yaml, yaml_scalar

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from dkgen import load_fast
 from dkgen.errors import DkgenError, InputError, Origin
+from dkgen.keypath import KeyPath, format_path
+from dkgen.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -34,14 +36,6 @@ if TYPE_CHECKING:
 # ruamel.yaml is imported where it is used: most settings files never need
 # it (dkgen.load_fast reads them), and its import alone takes longer than a
 # whole `kubectl kustomize` of the output.
-
-KeyPath = tuple[str | int, ...]
-
-# Documented limits (README "Limits"): a settings file is a few kilobytes;
-# these bound hostile input long before time or memory run short.
-MAX_FILE_BYTES = 1024 * 1024
-MAX_VALUES = 5_000
-MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -65,17 +59,6 @@ class Override:
     @property
     def origin(self) -> Origin:
         return Origin(f"-s {self.text}")
-
-
-def format_path(path: KeyPath) -> str:
-    """``("workers", "env", "A")`` -> ``workers.env.A``; list indices as ``[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 @functools.cache

@@ -29,8 +29,8 @@ words every error. Declined are:
 * characters on which YAML 1.1 and 1.2 disagree or that ruamel words its own
   errors for: tabs, carriage returns, control characters, NEL, the Unicode
   line and paragraph separators, a byte-order mark inside the text;
-* more values than :data:`dkgen.load.MAX_VALUES` or deeper nesting than
-  :data:`dkgen.load.MAX_DEPTH` (ruamel's path reports them).
+* more values than :data:`dkgen.limits.MAX_VALUES` or deeper nesting than
+  :data:`dkgen.limits.MAX_DEPTH` (ruamel's path reports them).
 
 tests/test_load_fast.py checks both paths give the same layer over every
 settings file in the repository, every input of the error tables and
@@ -57,13 +57,11 @@ from yaml.events import (
 )
 
 from dkgen.errors import Origin
+from dkgen.keypath import KeyPath
+from dkgen.limits import MAX_DEPTH, MAX_VALUES
 
-KeyPath = tuple[str | int, ...]
 Positions = dict[KeyPath, Origin]
 
-# Limits of dkgen.load (imported from there would be circular: load imports this).
-MAX_VALUES = 20_000
-MAX_DEPTH = 32
 
 # None where PyYAML was built without libyaml: then the fast path is off.
 _CParser: Any

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import InputError, Origin
-from dkgen.load import KeyPath, Layer, Override, format_path
+from dkgen.keypath import KeyPath, format_path
+from dkgen.load import Layer, Override
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from dkgen import load_fast, target_regex
 from dkgen.errors import Problem
-from dkgen.load import KeyPath, format_path
+from dkgen.keypath import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.settings import Patch, PatchTarget
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from dkgen.compiler import load_inputs, merge
 from dkgen.errors import Origin, Problem
-from dkgen.load import KeyPath, Layer, Override, format_path, iter_leaves
+from dkgen.keypath import KeyPath, format_path
+from dkgen.load import Layer, Override, iter_leaves
 from dkgen.merge import Merged
 from dkgen.schema_index import schema_at
 from dkgen.validate import validate

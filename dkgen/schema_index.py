@@ -11,7 +11,7 @@ import difflib
 import functools
 from typing import Any
 
-from dkgen.load import KeyPath, format_path
+from dkgen.keypath import KeyPath, format_path
 from dkgen.resources import load_schema
 
 

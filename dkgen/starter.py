@@ -28,7 +28,8 @@ from typing import Any
 
 from dkgen.errors import InputError, Origin
 from dkgen.explain import SHIPPED_DEFAULTS
-from dkgen.load import KeyPath, Layer, load_layer
+from dkgen.keypath import KeyPath
+from dkgen.load import Layer, load_layer
 from dkgen.resources import default_base_path, load_schema
 from dkgen.schema_index import schema_at, schema_keys
 from dkgen.yaml_text import yaml_key, yaml_scalar

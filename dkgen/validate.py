@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dkgen import capacity
 from dkgen.errors import Origin, Problem, SettingsError, errors_only
-from dkgen.load import KeyPath, format_path
+from dkgen.keypath import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.patches import parse_patches, patch_bodies
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
 from dkgen.resources import load_schema
+from dkgen.rules import run_rules
 from dkgen.schema_fast import SchemaValidator
 from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
 from dkgen.secrets import (
@@ -74,8 +74,8 @@ def validate(merged: Merged) -> Validated:
         raise SettingsError(errors)
     patches, _ = parse_patches(merged)
     settings = build_settings(merged.data, patches)
-    # Capacity checks read the typed settings: the pods against their nodes.
-    problems.extend(capacity.check(settings, _SettingLocator(merged)))
+    # Rules read the typed settings (capacity: the pods against their nodes).
+    problems.extend(run_rules(settings, _SettingLocator(merged)))
     errors = errors_only(problems)
     if errors:
         raise SettingsError(errors)
@@ -308,7 +308,7 @@ class _GroupView:
 
 @dataclass(frozen=True)
 class _SettingLocator:
-    """Tells :mod:`dkgen.capacity` where a worker group's setting was set."""
+    """Tells the rules (:mod:`dkgen.rules`) where a worker group's setting was set."""
 
     merged: Merged
 

@@ -25,7 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from dkgen.load import KeyPath
+from dkgen.keypath import KeyPath
 
 # Plain (unquoted) text is only used for strings made of these characters;
 # anything else is double-quoted (JSON string syntax is valid YAML).

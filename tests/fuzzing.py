@@ -50,7 +50,7 @@ from hypothesis import strategies as st
 
 from dkgen.cli import cli
 from dkgen.errors import one_line
-from dkgen.load import MAX_DEPTH
+from dkgen.limits import MAX_DEPTH
 from dkgen.resources import load_schema, shipped_overlays
 from tests import validators
 

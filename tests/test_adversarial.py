@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dkgen.load import MAX_FILE_BYTES
+from dkgen.limits import MAX_FILE_BYTES
 
 CORPUS_DIR = Path(__file__).parent / "adversarial"
 

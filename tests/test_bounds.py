@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from dkgen.load import MAX_FILE_BYTES, MAX_VALUES
+from dkgen.limits import MAX_FILE_BYTES, MAX_VALUES
 from tests.test_adversarial import CORPUS, CORPUS_DIR
 
 CPU_BOUND_S = 2.0
