@@ -46,23 +46,76 @@ def report(problems: Sequence[Problem]) -> None:
         click.echo(problem.render(style), err=True)
 
 
-def problem_format_option(*names: str) -> Callable[[F], F]:
+def problem_format_option(
+    *names: str, hidden: bool = False, choices: Sequence[str] = PROBLEM_FORMATS
+) -> Callable[[F], F]:
     """How a command reports problems: text lines, or GitHub Actions annotations."""
 
-    def remember(ctx: click.Context, _param: click.Parameter, value: str) -> None:
-        ctx.meta[_PROBLEM_FORMAT] = value
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.meta[_PROBLEM_FORMAT] = value
 
     return click.option(
         *(names or ("--format",)),
-        type=click.Choice(PROBLEM_FORMATS),
-        default="text",
-        show_default=True,
+        type=click.Choice(choices),
+        # No default value: a default would overwrite the other spelling's choice.
+        default=None,
         expose_value=False,
         is_eager=True,
+        hidden=hidden,
         callback=remember,
-        help="How to report problems: text lines, or GitHub Actions annotations "
-        "(::error file=...,line=...::).",
+        help="How to report problems: text lines (the default), or GitHub Actions "
+        "annotations (::error file=...,line=...::)"
+        + ("; json: the impact of the change as JSON on stdout." if "json" in choices else "."),
     )
+
+
+# `--error-format` was config's and plan's spelling of the problem format;
+# every command keeps it, unlisted, so scripts that use it still work.
+error_format_alias = problem_format_option("--error-format", hidden=True)
+
+
+def data_format_option(data: Sequence[str], help_data: str) -> Callable[[F], F]:
+    """``--format`` on a command that prints data: the data format (``data``,
+    the first the default) or the problem format (``github``), once each, so
+    ``--format github`` means the same on every command and ``--format json
+    --format github`` asks for both."""
+    styles = [style for style in PROBLEM_FORMATS if style not in data]
+
+    def split(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str:
+        chosen = list(dict.fromkeys(values))
+        data_given = [v for v in chosen if v in data]
+        styles_given = [v for v in chosen if v in styles]
+        for given in (data_given, styles_given):
+            if len(given) > 1:
+                raise click.BadParameter(f"choose one of {' and '.join(given)}", ctx, param)
+        if styles_given:
+            ctx.meta[_PROBLEM_FORMAT] = styles_given[0]
+        return data_given[0] if data_given else data[0]
+
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice([*data, *styles]),
+        multiple=True,
+        callback=split,
+        help=f"{help_data} github: report problems as GitHub Actions annotations "
+        f"(repeatable: --format {data[-1]} --format github). Default: {data[0]}.",
+    )
+
+
+# build and check also say what applying the output would do (dkgen/impact.py).
+_IMPACT_FORMATS = (*PROBLEM_FORMATS, "json")
+
+
+def report_impact(impacts: Sequence[Problem]) -> None:
+    from dkgen.impact import to_json
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(_PROBLEM_FORMAT) == "json":
+        click.echo(to_json(list(impacts)))
+    else:
+        report(impacts)
 
 
 class DkgenGroup(click.Group):
@@ -156,7 +209,8 @@ def cli() -> None:
 
 @cli.command()
 @layer_options
-@problem_format_option()
+@problem_format_option(choices=_IMPACT_FORMATS)
+@error_format_alias
 @output_option("Output directory (created if missing). Files dkgen did not generate are kept.")
 @click.option(
     "--force",
@@ -176,22 +230,29 @@ def build(
     strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
-    from dkgen.compiler import compile_settings
-    from dkgen.emit import write_output
+    from dkgen.fleet import build_fleet, load_fleet, load_single, stale_clusters
 
     if each:
-        build_fleet(settings_files, overlays, overrides, out_dir, force, strict)
-        return
-    result = compile_settings(settings_files, overlays, overrides)
-    enforce_strict(result.warnings, strict)
-    report(result.warnings)
-    emitted = write_output(out_dir, result.files, result.inputs, force=force)
-    click.echo(emit_summary(out_dir, emitted))
+        fleet = load_fleet(settings_files, overlays, overrides, out_dir)
+    else:
+        fleet = load_single(settings_files, overlays, overrides, out_dir)
+    enforce_strict(fleet.warnings, strict)
+    report(fleet.warnings)
+    for member, emitted in build_fleet(fleet, force=force):
+        report_impact(emitted.impact)
+        click.echo(emit_summary(member.out_dir, emitted))
+    if each:
+        from dkgen.check import STALE_CLUSTER
+
+        for path in stale_clusters(fleet):
+            click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
+        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}")
 
 
 @cli.command()
 @layer_options
 @problem_format_option()
+@error_format_alias
 @strict_option
 def validate(
     settings_files: tuple[Path, ...],
@@ -223,39 +284,12 @@ def clusters(count: int) -> str:
     return f"{count} cluster{'s' if count != 1 else ''}"
 
 
-STALE_CLUSTER = (
-    "no settings file builds this cluster any more; if the cluster still exists, "
-    "run its cluster.sh delete, then remove the directory"
-)
-
-
-def build_fleet(
-    settings_files: tuple[Path, ...],
-    overlays: tuple[str, ...],
-    overrides: tuple[str, ...],
-    out_root: Path,
-    force: bool,
-    strict: bool,
-) -> None:
-    """``build --each``: validate every cluster, check every target, then write."""
-    from dkgen.fleet import load_fleet, prepare_fleet, stale_clusters, write_fleet
-
-    fleet = load_fleet(settings_files, overlays, overrides, out_root)
-    enforce_strict(fleet.warnings, strict)
-    report(fleet.warnings)
-    current = prepare_fleet(fleet, force=force)
-    for member, emitted in write_fleet(fleet, force=force, current=current):
-        click.echo(emit_summary(member.out_dir, emitted))
-    for path in stale_clusters(fleet):
-        click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
-    click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_root}")
-
-
 @cli.command()
 @layer_options
 @output_option("The output directory to compare (as given to build).")
 @each_option
-@problem_format_option()
+@problem_format_option(choices=_IMPACT_FORMATS)
+@error_format_alias
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary, no diff.")
 @click.pass_context
 def check(
@@ -273,44 +307,49 @@ def check(
     (stdout) goes from what is on disk to what build would write; notes and
     the summary go to stderr. Exit 0: up to date; 1: differences; 2: bad input.
     """
-    from dkgen.check import plan_diff, plan_notes, plan_summary
-    from dkgen.compiler import compile_settings
-    from dkgen.emit import OutputPlan, check_target, plan_output
+    from dkgen.check import (
+        STALE_CLUSTER,
+        fleet_summary,
+        label,
+        plan_diff,
+        plan_notes,
+        plan_summary,
+    )
+    from dkgen.emit import OutputPlan
+    from dkgen.fleet import check_fleet, load_fleet, load_single, stale_clusters
+    from dkgen.impact import assess_changes
 
     def show(target: Path, plan: OutputPlan) -> None:
-        if not quiet:
+        as_json = ctx.meta.get(_PROBLEM_FORMAT) == "json"
+        if not quiet and not as_json:
             click.echo(plan_diff(target, plan), nl=False)
+        report_impact(assess_changes(label(target), plan.changes))
+        if not quiet:
             for note in plan_notes(target, plan):
                 click.echo(note, err=True)
         click.echo(f"dkgen: {target}: {plan_summary(plan)}", err=True)
 
     if not each:
-        result = compile_settings(settings_files, overlays, overrides)
-        report(result.warnings)
-        plan = plan_output(check_target(out_dir), result.files, result.inputs)
+        fleet = load_single(settings_files, overlays, overrides, out_dir)
+        report(fleet.warnings)
+        ((_, plan),) = check_fleet(fleet)
         show(out_dir, plan)
         ctx.exit(0 if plan.up_to_date else EXIT_DIFFERENCES)
 
-    from dkgen.fleet import check_fleet, load_fleet, stale_clusters
-
     fleet = load_fleet(settings_files, overlays, overrides, out_dir)
     report(fleet.warnings)
-    stale_count = 0
+    out_of_date = 0
     for member, plan in check_fleet(fleet):
         if not plan.up_to_date:
-            stale_count += 1
+            out_of_date += 1
             show(member.out_dir, plan)
     orphans = stale_clusters(fleet)
     for path in orphans:
         click.echo(f"dkgen: {path}: {STALE_CLUSTER}", err=True)
-    total = len(fleet.members)
-    summary = f"{stale_count} out of date, {total - stale_count} up to date"
-    if orphans:
-        summary += f"; {len(orphans)} stale cluster director{'ies' if len(orphans) > 1 else 'y'}"
-    if not stale_count and not orphans:
-        summary = "all up to date"
-    click.echo(f"dkgen: {clusters(total)} in {out_dir}: {summary}", err=True)
-    ctx.exit(EXIT_DIFFERENCES if stale_count or orphans else 0)
+    click.echo(
+        f"dkgen: {fleet_summary(out_dir, len(fleet.members), out_of_date, orphans)}", err=True
+    )
+    ctx.exit(EXIT_DIFFERENCES if out_of_date or orphans else 0)
 
 
 @cli.command()
@@ -321,16 +360,12 @@ def check(
     help="Show where each value comes from: file:line:column of the defaults, an overlay "
     "or a settings file, or the -s override that set it.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="yaml: a settings file that builds as is (origins as comments); json: for "
+@data_format_option(
+    ("yaml", "json"),
+    "yaml: a settings file that builds as is (origins as comments); json: for "
     'machines (with --show-origin: {"settings", "layers", "origins"}).',
 )
-@problem_format_option("--error-format")
+@error_format_alias
 def config(
     settings_files: tuple[Path, ...],
     overlays: tuple[str, ...],
@@ -354,6 +389,8 @@ def config(
     default="settings.yaml",
     type=click.Path(path_type=Path),
 )
+@problem_format_option()
+@error_format_alias
 def init(path: Path) -> None:
     """Write a commented starter settings file to PATH (default: settings.yaml).
 
@@ -376,6 +413,8 @@ def schema() -> None:
 
 @cli.command()
 @click.argument("key", required=False, default="")
+@problem_format_option()
+@error_format_alias
 def explain(key: str) -> None:
     """Describe KEY: type, default, allowed values, description, an example.
 
@@ -394,15 +433,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 @cli.command()
 @layer_options
 @strict_option
-@problem_format_option("--error-format")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table for people; json: every figure, for machines.",
-)
+@data_format_option(("text", "json"), "text: a table for people; json: every figure, for machines.")
+@error_format_alias
 def plan(
     settings_files: tuple[Path, ...],
     overlays: tuple[str, ...],

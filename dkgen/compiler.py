@@ -15,74 +15,28 @@ and is what the CLI, the tests and the benchmarks call. Writing the files is
 
 from __future__ import annotations
 
-import functools
-import os
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dkgen.errors import InputError, Origin, Problem
-from dkgen.load import Layer, Override, load_layer, parse_override
+from dkgen.errors import Problem, SettingsError
+from dkgen.input_names import name_from
+from dkgen.load import SHIPPED_PREFIX, Layer, Override, default_layer, load_inputs
 from dkgen.merge import Merged, merge_layers
+from dkgen.provisioning import compose_spot
 from dkgen.render import render_objects
 from dkgen.render.cluster_script import render_cluster_script
 from dkgen.render.common import object_file_name
 from dkgen.render.kustomization import render_kustomization
 from dkgen.render.readme import render_readme
-from dkgen.resources import default_base_path, load_schema, overlays_dir, shipped_overlays
+from dkgen.restated import restated_defaults
+from dkgen.schema_index import schema_keys
+from dkgen.secrets import secret_problems
 from dkgen.settings import Settings
 from dkgen.validate import validate
-
-SHIPPED_PREFIX = "dkgen:"
-_OVERLAY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # base chosen at import
-    """The C dumper where built (several times faster; same bytes as the pure
-    one), never writing anchors: renderers share label dicts, reviewers
-    should not see ``&id001``."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    # The emitter asks the resolver about every node. Without path resolvers
-    # (dkgen registers none) descending and ascending do nothing, and a
-    # scalar's implicit tag depends on its text alone, so it is looked up once.
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode:
-            return _resolve_scalar(value, implicit)
-        return super().resolve(kind, value, implicit)
-
-
-_RESOLVER = yaml.resolver.Resolver()
-
-
-@functools.lru_cache(maxsize=4096)
-def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
-    # PyYAML's stubs leave resolve untyped.
-    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
-    return tag
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    # Multi-line text (a ConfigMap's file) as a literal block a reviewer can
-    # read; PyYAML falls back to quoting where a block cannot hold the text.
-    return dumper.represent_scalar(
-        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
-    )
-
-
-_Dumper.add_representer(str, _represent_str)
+from dkgen.yaml.dump import dump_yaml
 
 
 @dataclass(frozen=True)
@@ -95,85 +49,10 @@ class Build:
     inputs: tuple[str, ...]
 
 
-# ------------------------------------------------------------------ load
-
-
-def display_path(path: Path) -> str:
-    """How a user's file is named in messages and headers: relative to the
-    working directory, with forward slashes, so output is the same on every machine."""
-    try:
-        return Path(os.path.relpath(path)).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-
-
-@functools.cache
-def _default_layer() -> Layer:
-    return load_layer(default_base_path(), f"{SHIPPED_PREFIX}bases/default.yaml")
-
-
-def overlay_layer(name_or_path: str) -> Layer:
-    """A shipped overlay by name (``prod``), or any overlay file by path."""
-    if _OVERLAY_NAME.match(name_or_path):
-        if name_or_path in shipped_overlays():
-            return load_layer(
-                overlays_dir() / f"{name_or_path}.yaml",
-                f"{SHIPPED_PREFIX}overlays/{name_or_path}.yaml",
-            )
-        raise InputError.single(
-            Origin(f"--overlay {name_or_path}"),
-            f"no shipped overlay named {name_or_path!r}",
-            hint="shipped overlays: "
-            + ", ".join(shipped_overlays())
-            + "; or give a path to your own file",
-        )
-    path = Path(name_or_path)
-    return load_layer(path, display_path(path))
-
-
-def sections() -> frozenset[str]:
-    return frozenset(load_schema()["properties"])
-
-
-def load_inputs(
-    settings_files: Sequence[Path],
-    overlays: Sequence[str] = (),
-    overrides: Sequence[str] = (),
-) -> tuple[list[Layer], list[Override]]:
-    """Read every layer the command line names, lowest precedence first.
-
-    All files are read before any is reported, so every unreadable input is
-    named in one run.
-    """
-    layers: list[Layer] = []
-    problems: list[Problem] = []
-    for name in overlays:
-        try:
-            layers.append(overlay_layer(name))
-        except InputError as err:
-            problems.extend(err.problems)
-    for path in settings_files:
-        try:
-            layers.append(load_layer(path, display_path(path)))
-        except InputError as err:
-            problems.extend(err.problems)
-    parsed: list[Override] = []
-    for text in overrides:
-        try:
-            parsed.append(parse_override(text, sections()))
-        except InputError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise InputError(problems)
-    return layers, parsed
-
-
-# ------------------------------------------------------------------ compile
-
-
 def merge(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Merged:
-    """The default base, then ``layers``, then ``overrides``."""
-    return merge_layers([_default_layer(), *layers], list(overrides))
+    """The default base, then ``layers``, then ``overrides``; then each pool's
+    spot/preemptible choice made by the later layer (:mod:`dkgen.provisioning`)."""
+    return compose_spot(merge_layers([default_layer(), *layers], list(overrides)))
 
 
 @dataclass(frozen=True)
@@ -187,17 +66,72 @@ class Checked:
     merged: Merged
 
 
-def validate_layers(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Checked:
-    """Merge and validate parsed settings, or raise SettingsError. Pure."""
+def validate_layers(
+    layers: Sequence[Layer], overrides: Sequence[Override] = (), *, overlays: int = 0
+) -> Checked:
+    """Merge and validate parsed settings, or raise SettingsError. Pure.
+
+    The first ``overlays`` of ``layers`` are overlays, the rest settings files
+    (:mod:`dkgen.restated` notes a file's value that cancels an overlay's).
+    """
     merged = merge(layers, overrides)
-    validated = validate(merged)
+    secrets = [problem for override in overrides for problem in _override_secrets(override)]
+    try:
+        validated = validate(merged)
+    except SettingsError as err:
+        # One run reports everything: the settings' problems and the -s values'
+        # (once: a credential the settings' checks found at that -s is theirs).
+        found = {(p.origin, p.path) for p in err.problems}
+        more = [p for p in secrets if (p.origin, p.path) not in found]
+        raise SettingsError(sorted({*err.problems, *more}, key=Problem.sort_key)) from None
+    if secrets:
+        raise SettingsError(secrets)
+    notes = restated_defaults(merged, default_layer(), layers[:overlays], layers[overlays:])
+    validated = replace(
+        validated, warnings=tuple(sorted((*validated.warnings, *notes), key=Problem.sort_key))
+    )
     inputs = tuple(printable(i) for i in (*merged.sources, *(f"-s {o.text}" for o in overrides)))
     return Checked(validated.settings, validated.warnings, inputs, merged)
 
 
-def compile_layers(layers: Sequence[Layer], overrides: Sequence[Override] = ()) -> Build:
-    """Compile parsed settings into output files. Pure: reads and writes nothing."""
-    checked = validate_layers(layers, overrides)
+def _override_secrets(override: Override) -> Iterator[Problem]:
+    """A secret in one ``-s`` value, as given: the output lists every ``-s``
+    text among its inputs, so one a later ``-s`` overrides (``-s
+    workers.env.DB_PASSWORD=pw -s workers.env.DB_PASSWORD=``), which the
+    merged settings no longer hold, would still be written."""
+    tree: Any = override.value
+    for key in reversed(override.path):
+        tree = {key: tree}
+    return secret_problems(tree, override.origin, settings_keys=schema_keys())
+
+
+def seen_from(checked: Checked, out_dir: Path) -> Checked:
+    """``checked`` with its input files named relative to ``out_dir`` (see
+    :mod:`dkgen.input_names`), as the output's headers and manifest name them."""
+    files = tuple(
+        source if source.startswith(SHIPPED_PREFIX) else printable(name_from(out_dir, source))
+        for source in checked.merged.sources
+    )
+    return replace(checked, inputs=(*files, *checked.inputs[len(files) :]))
+
+
+def compile_layers(
+    layers: Sequence[Layer],
+    overrides: Sequence[Override] = (),
+    *,
+    out_dir: Path | None = None,
+    overlays: int = 0,
+) -> Build:
+    """Compile parsed settings into output files. Pure: reads and writes nothing.
+
+    With ``out_dir``, the files name their inputs relative to it (both read
+    from the working directory, as the user gave them: the one thing this
+    then reads); without, as the layers name themselves. The first
+    ``overlays`` layers are overlays.
+    """
+    checked = validate_layers(layers, overrides, overlays=overlays)
+    if out_dir is not None:
+        checked = seen_from(checked, out_dir)
     files = render_files(checked.settings, checked.inputs)
     return Build(
         files=files, settings=checked.settings, warnings=checked.warnings, inputs=checked.inputs
@@ -208,10 +142,12 @@ def compile_settings(
     settings_files: Sequence[Path],
     overlays: Sequence[str] = (),
     overrides: Sequence[str] = (),
+    *,
+    out_dir: Path | None = None,
 ) -> Build:
     """Read the named inputs and compile them (the library's one-call API)."""
     layers, parsed = load_inputs(settings_files, overlays, overrides)
-    return compile_layers(layers, parsed)
+    return compile_layers(layers, parsed, out_dir=out_dir, overlays=len(overlays))
 
 
 # ------------------------------------------------------------------ render
@@ -235,64 +171,15 @@ def header(inputs: Sequence[str]) -> str:
     return f"# Generated by dkgen from {', '.join(files)}{extra}. Edit the settings and rebuild."
 
 
-_OPTIONS: dict[str, Any] = {"allow_unicode": True, "width": 4096}
-_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool", "null"))
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-class _UnusualTypeError(Exception):
-    """A value of a type :func:`_node` leaves to PyYAML's representer."""
-
-
-def _node(data: Any) -> yaml.Node:
-    """The node ``_Dumper``'s representer makes of ``data``, built directly.
-
-    The representer's generic dispatch (type lookups, alias bookkeeping)
-    costs more than emitting; for the plain data renderers produce, the
-    node is known: block-style collections, keys in order, multi-line
-    strings as literal blocks (``_represent_str``), and the safe
-    representer's spellings of booleans, null and integers. Every other
-    type raises _UnusualTypeError and the whole object goes through ``yaml.dump``.
-    """
-    kind = type(data)
-    if kind is str:
-        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
-    if kind is dict:
-        return yaml.MappingNode(
-            _MAP, [(_node(key), _node(value)) for key, value in data.items()], flow_style=False
-        )
-    if kind is list:
-        return yaml.SequenceNode(_SEQ, [_node(item) for item in data], flow_style=False)
-    if kind is bool:
-        return yaml.ScalarNode(_BOOL, "true" if data else "false")
-    if kind is int:
-        return yaml.ScalarNode(_INT, str(data))
-    if data is None:
-        return yaml.ScalarNode(_NULL, "null")
-    raise _UnusualTypeError
-
-
-def dump_yaml(obj: Any) -> str:
-    """Block-style YAML of one object; the same bytes as ``yaml.dump`` with
-    ``_Dumper`` (tests/test_fast_paths.py), built without its representer."""
-    try:
-        node = _node(obj)
-    except _UnusualTypeError:
-        text: str = yaml.dump(
-            obj, Dumper=_Dumper, default_flow_style=False, sort_keys=False, **_OPTIONS
-        )
-        return text
-    serialized: str = yaml.serialize(node, Dumper=_Dumper, **_OPTIONS)
-    return serialized
-
-
 def render_files(settings: Settings, inputs: Sequence[str]) -> dict[str, str]:
     """Render every output file as text, keyed by its path in the output directory."""
     top = header(inputs)
     objects = render_objects(settings)
     files: dict[str, str] = {}
     for obj in objects:
-        name = object_file_name(obj)
+        # Interned: a fleet's reports keep every cluster's file names until
+        # the swap, and the clusters' names are the same dozen strings.
+        name = sys.intern(object_file_name(obj))
         if name in files:  # a renderer bug, not a user error
             raise RuntimeError(f"two objects render to {name}")
         files[name] = f"{top}\n{dump_yaml(obj)}"

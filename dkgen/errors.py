@@ -50,8 +50,32 @@ def one_line(text: str) -> str:
     )
 
 
+# A problem is read on a terminal: a 100,000-character `-s` value, key or
+# file name is shown by its ends and its length, not echoed whole. Messages
+# and hints may be longer (an enum's allowed values) before they are cut.
+MAX_SHOWN = 240
+MAX_SHOWN_MESSAGE = 1000
+
+
+def shortened(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text``, or its first and last characters with the count between, when
+    it is longer than ``limit``.
+
+    >>> shortened("a" * 500 + "z" * 500)[155:]
+    'aaaaa…[780 more characters]…zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 4
+    return f"{text[:head]}…[{len(text) - head - tail} more characters]…{text[-tail:]}"
+
+
 # How dkgen names origins that are not the user's files (see Origin.is_file).
 NOT_FILES = ("-s ", "--", "dkgen:", "dkgen ", "<")
+
+
+def _shown(text: str, limit: int = MAX_SHOWN) -> str:
+    return one_line(shortened(text, limit))
 
 
 @dataclass(frozen=True)
@@ -70,27 +94,29 @@ class Problem:
     def format(self) -> str:
         # One problem, one line: a key, file name or -s text may hold a newline
         # or another control character, which would start a line of its own.
-        where = f"{one_line(self.path)}: " if self.path else ""
-        text = f"{one_line(str(self.origin))}: {self.severity}: {where}{one_line(self.message)}"
+        where = f"{_shown(self.path)}: " if self.path else ""
+        message = _shown(self.message, MAX_SHOWN_MESSAGE)
+        text = f"{_shown(str(self.origin))}: {self.severity}: {where}{message}"
         if self.hint:
-            text += f"\n  hint: {one_line(self.hint)}"
+            text += f"\n  hint: {_shown(self.hint, MAX_SHOWN_MESSAGE)}"
         return text
 
     def format_github(self) -> str:
         """A GitHub Actions workflow command, so the problem shows as an
         annotation on the file and line (``::error file=…,line=…::message``)."""
         properties = []
-        message = f"{self.path}: {self.message}" if self.path else self.message
+        path, text = shortened(self.path), shortened(self.message, MAX_SHOWN_MESSAGE)
+        message = f"{path}: {text}" if self.path else text
         if self.origin.is_file:
             properties.append(f"file={_escape_property(self.origin.source)}")
             if self.origin.line:
                 properties.append(f"line={self.origin.line}")
                 properties.append(f"col={self.origin.column}")
         else:
-            message = f"{self.origin}: {message}"
+            message = f"{shortened(str(self.origin))}: {message}"
         properties.append(f"title={_escape_property('dkgen ' + self.severity)}")
         if self.hint:
-            message += f"\nhint: {self.hint}"
+            message += f"\nhint: {shortened(self.hint, MAX_SHOWN_MESSAGE)}"
         return f"::{self.severity} {','.join(properties)}::{_escape_data(message)}"
 
     def render(self, style: ProblemFormat) -> str:

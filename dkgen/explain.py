@@ -22,21 +22,27 @@ EXAMPLE:
 
 from __future__ import annotations
 
-import functools
 import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import InputError, Origin
-from dkgen.keypath import KeyPath, format_path
-from dkgen.load import load_layer
-from dkgen.resources import default_base_path, load_schema
-from dkgen.schema_index import range_text, schema_at, schema_keys, suggest_key
-from dkgen.yaml_text import to_yaml, yaml_scalar
+from dkgen.keypath import KeyPath, dotted_key, format_path
+from dkgen.load import default_layer
+from dkgen.resources import load_schema
+from dkgen.schema_index import (
+    alternatives,
+    mapping_view,
+    range_text,
+    resolve,
+    schema_at,
+    schema_keys,
+    suggest_key,
+)
+from dkgen.yaml.text import to_yaml, yaml_scalar
 
 # Printed where a value or an origin would be, for what has none.
 NO_DEFAULT = "none (required)"
-SHIPPED_DEFAULTS = "dkgen:bases/default.yaml"
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,9 @@ class KeyDoc:
     fields: tuple[Field, ...]
 
 
-@functools.cache
 def default_settings() -> dict[str, Any]:
     """The shipped defaults as plain data."""
-    return load_layer(default_base_path(), SHIPPED_DEFAULTS).data
+    return default_layer().data
 
 
 def _default_at(path: KeyPath) -> tuple[bool, Any]:
@@ -80,16 +85,79 @@ def _default_at(path: KeyPath) -> tuple[bool, Any]:
     return True, node
 
 
+_WORDS = {"object": "mapping", "array": "list", "boolean": "boolean (true or false)"}
+_PLURALS = {
+    "string": "strings",
+    "integer": "integers",
+    "number": "numbers",
+    "mapping": "mappings",
+    "list": "lists",
+}
+
+
+def _enum_types(values: list[Any]) -> list[str]:
+    """The JSON types of an ``enum``'s values, in the order they first appear."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+    return list(dict.fromkeys(names.get(type(v), "any") for v in values))
+
+
 def type_text(schema: dict[str, Any]) -> str:
-    """The schema type in the words error messages use."""
-    names = schema.get("type", "any")
-    names = [names] if isinstance(names, str) else list(names)
-    words = {"object": "mapping", "array": "list", "boolean": "boolean (true or false)"}
-    text = " or ".join(words.get(n, n) for n in names)
+    """The schema type in the words error messages use.
+
+    An ``enum`` without a ``type`` is typed by its values, an ``anyOf`` by its
+    branches, a list by its items and a mapping of names by its values:
+
+    >>> type_text(schema_at(("cluster", "release_channel")) or {})
+    'string or null'
+    >>> type_text(schema_at(("worker_groups", "gpu", "accelerator")) or {})
+    'mapping or null'
+    >>> type_text(schema_at(("worker_groups",)) or {})
+    'mapping of names to mappings'
+    """
+    schema = resolve(schema)
+    if "type" in schema:
+        names = schema["type"]
+        names = [names] if isinstance(names, str) else list(names)
+    elif "enum" in schema:
+        names = _enum_types(schema["enum"])
+    elif "anyOf" in schema or "oneOf" in schema:
+        names = [type_text(branch) for branch in alternatives(schema)]
+    else:
+        names = ["any"]
+    text = " or ".join(dict.fromkeys(_WORDS.get(n, n) for n in names))
     values = schema.get("additionalProperties")
     if text == "mapping" and isinstance(values, dict):
-        text = f"mapping of names to {type_text(values)}s"
+        inner = type_text(values)
+        text = f"mapping of names to {_PLURALS.get(inner, f'values of type {inner}')}"
+    items = schema.get("items")
+    if text == "list" and isinstance(items, dict):
+        inner = type_text(items)
+        text = f"list of {_PLURALS.get(inner, f'values of type {inner}')}"
     return text
+
+
+def shape_text(schema: dict[str, Any]) -> str:
+    """A field's type as a section's FIELDS list shows it: a mapping of
+    settings by the names of its keys, anything else by :func:`type_text`.
+
+    >>> shape_text(schema_at(("gcs",)) or {})
+    'mapping (access, service_account, buckets)'
+    >>> shape_text(schema_at(("worker_groups", "gpu", "accelerator")) or {})
+    'mapping (type, count) or null'
+    """
+    view = mapping_view(resolve(schema))
+    if "properties" not in view:
+        return type_text(schema)
+    # Deprecated keys are accepted, but not part of the shape to write.
+    names = [k for k, v in view["properties"].items() if not resolve(v).get("deprecated")]
+    shown = ", ".join(names)
+    if len(names) > _SHAPE_KEYS:
+        shown = f"{len(names)} keys: {', '.join(names[:5])}, …"
+    return type_text(schema).replace("mapping", f"mapping ({shown})", 1)
+
+
+# How many key names a FIELDS line shows of a mapping (`dkgen explain KEY` lists all).
+_SHAPE_KEYS = 7
 
 
 def allowed_text(schema: dict[str, Any]) -> str:
@@ -105,7 +173,7 @@ def allowed_text(schema: dict[str, Any]) -> str:
     values = schema.get("additionalProperties")
     if isinstance(names, dict) and isinstance(values, dict):
         shape = names.get("x-shape", "any name")
-        return f"names: {shape}; values: {allowed_text(values) or type_text(values)}"
+        return f"names: {shape}; values: {allowed_text(values) or shape_text(values)}"
     if "maxLength" in schema:
         return f"at most {schema['maxLength']} characters"
     return ""
@@ -161,20 +229,24 @@ def _unknown(dotted: str, path: KeyPath) -> InputError:
 
 def explain_key(dotted: str = "") -> KeyDoc:
     """Describe ``dotted`` (``""`` is the top level); InputError for an unknown key."""
+    # The original tool's flat form, as -s takes it: jupyter-port.
+    dotted = dotted_key(dotted, frozenset(load_schema()["properties"]))
     path: KeyPath = tuple(dotted.split(".")) if dotted else ()
     schema = schema_at(path)
     if schema is None or (path and "" in path):
         raise _unknown(dotted, path)
-    required = set(schema.get("required", []))
+    view = mapping_view(schema)  # an accelerator's fields, not its anyOf
+    # Required of the merged settings; the user must write only what has no default.
+    required = {name for name in view.get("required", []) if not _default_at((*path, name))[0]}
     fields = tuple(
         Field(
             name=name,
-            type=type_text(schema_at((*path, name)) or {}),
+            type=shape_text(schema_at((*path, name)) or {}),
             required=name in required,
             deprecated=bool(child.get("deprecated")),
             description=str(child.get("description", "")),
         )
-        for name, child in schema.get("properties", {}).items()
+        for name, child in view.get("properties", {}).items()
     )
     found, default = _default_at(path)
     parent_required = path and path[-1] in (schema_at(path[:-1]) or {}).get("required", [])

@@ -1,24 +1,27 @@
-"""Fleet builds: one output directory per settings file, ``OUT/<cluster-name>/``.
+"""The output pipeline: every build is a fleet, ``dkgen build`` a fleet of one.
 
 ``dkgen build clusters/*.yaml -o out/ --each`` treats every settings file as
-its own cluster; ``--overlay`` and ``-s`` layers are read once and shared by
-all of them. The stages run in this order so a bad fleet never leaves a
-half-updated one behind:
+its own cluster, built into ``OUT/<cluster-name>/``; ``--overlay`` and ``-s``
+layers are read once and shared by all of them. ``dkgen build a.yaml b.yaml
+-o out/`` is one cluster from all the layers, built into ``out/``
+(:func:`load_single`). Both then take the same path, in this order, so a bad
+fleet never leaves a half-updated one behind:
 
-1. :func:`load_fleet` reads, merges and validates every file and reports the
-   problems of all files at once, including two files that name the same
-   cluster. It keeps only the small typed settings per cluster.
-2. :func:`prepare_fleet` tidies what a killed build left, renders each
-   cluster and asks :mod:`dkgen.emit` what stops it from being written
-   (hand edits, foreign files), again for all clusters before anything is
-   written; it notes the clusters whose directory is already current.
-3. :func:`write_fleet` renders and stages the other clusters one after the
-   other, holding one rendered tree in memory at a time, and swaps them in
-   with emit's atomic swap, a batch at a time after one sync.
+1. :func:`load_fleet` (or :func:`load_single`) reads, merges and validates
+   every file and reports the problems of all files at once, including two
+   files that name the same cluster. It keeps only the small typed settings
+   per cluster.
+2. :func:`build_fleet` takes cluster after cluster: it tidies what a killed
+   build left beside its directory, renders it once, plans its output once
+   (:func:`dkgen.emit.plan_output`) and, with no conflict found so far,
+   stages that plan (:func:`dkgen.emit.stage_output`); one rendered tree is
+   in memory at a time. Every problem of every cluster is collected; with
+   any, everything staged is discarded and nothing is written. Otherwise
+   the staged trees are synced once and swapped in (:class:`dkgen.emit.SwapBatch`).
 
 The schema validator and the default base are parsed once per process
-(cached in :mod:`dkgen.validate` and :mod:`dkgen.compiler`), so a cluster
-costs one settings file's parse, a merge, a validation and a render.
+(cached in :mod:`dkgen.validate` and :mod:`dkgen.load`), so a cluster costs
+one settings file's parse, a merge, a validation, a render and a plan.
 
 A directory under ``OUT/`` that carries a dkgen manifest but that no
 settings file produces any more is reported by :func:`stale_clusters`; it is
@@ -29,10 +32,11 @@ cluster it describes gets torn down.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dkgen.compiler import Checked, display_path, load_inputs, render_files, validate_layers
+from dkgen.check import label
+from dkgen.compiler import Checked, render_files, seen_from, validate_layers
 from dkgen.emit import (
     EmitReport,
     OutputPlan,
@@ -44,16 +48,14 @@ from dkgen.emit import (
     leftover_names,
     list_output_dirs,
     plan_output,
-    write_output,
+    stage_output,
 )
+from dkgen.emit.lock import output_lock
 from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
-from dkgen.load import load_layer
+from dkgen.impact import assess_changes
+from dkgen.load import display_path, load_inputs, load_layer
 
 NAME_PATH = ("cluster", "name")
-
-# Clusters staged before one sync and their swaps (emit.SwapBatch): one
-# file-system sync per this many clusters instead of one per file.
-SWAP_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class Member:
     source: str
     checked: Checked
     out_dir: Path
+    #: The rendered files, where they were rendered with the loading (a
+    #: single build); a fleet's are rendered one cluster at a time as they
+    #: are written, so one tree is in memory at a time.
+    rendered: Mapping[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -71,7 +77,11 @@ class Member:
 
 @dataclass(frozen=True)
 class Fleet:
-    out_root: Path
+    """The clusters one command builds. ``out_root`` is the directory that
+    holds a fleet's cluster directories; None for a single build, whose one
+    member's ``out_dir`` is the directory given."""
+
+    out_root: Path | None
     members: tuple[Member, ...]
 
     @property
@@ -149,11 +159,12 @@ def load_fleet(
         source = display_path(path)
         try:
             layer = load_layer(path, source)
-            checked = validate_layers([*shared, layer], parsed)
+            checked = validate_layers([*shared, layer], parsed, overlays=len(shared))
         except DkgenError as err:
             problems.extend(err.problems)
             continue
-        member = Member(source, checked, out_root / checked.settings.cluster.name)
+        out_dir = out_root / checked.settings.cluster.name
+        member = Member(source, seen_from(checked, out_dir), out_dir)
         first = by_name.setdefault(member.name, member)
         if first is not member:
             problems.append(_duplicate(member, first, out_root))
@@ -164,81 +175,132 @@ def load_fleet(
     return Fleet(out_root, tuple(members))
 
 
-def render(member: Member) -> dict[str, str]:
+def load_single(
+    settings_files: Sequence[Path],
+    overlays: Sequence[str],
+    overrides: Sequence[str],
+    out_dir: Path,
+) -> Fleet:
+    """A single build: one cluster from every layer the command line names,
+    rendered here, so that a problem rendering it is reported before any
+    warning, as ``dkgen validate`` reports it."""
+    layers, parsed = load_inputs(settings_files, overlays, overrides)
+    checked = seen_from(validate_layers(layers, parsed, overlays=len(overlays)), out_dir)
+    files = render_files(checked.settings, checked.inputs)
+    return Fleet(None, (Member("", checked, out_dir, files),))
+
+
+def render(member: Member) -> Mapping[str, str]:
+    if member.rendered is not None:
+        return member.rendered
     return render_files(member.checked.settings, member.checked.inputs)
 
 
-def prepare_fleet(fleet: Fleet, *, force: bool) -> dict[str, tuple[str, ...]]:
-    """Raise one OutputError naming everything that stops any cluster from
-    being written, before a single one is. Returns the clusters whose
-    directory is already current (name -> its files), which need no write.
+def build_fleet(fleet: Fleet, *, force: bool) -> list[tuple[Member, EmitReport]]:
+    """Write every cluster of ``fleet``, or none: raise one error naming
+    everything that stops any cluster from being written (hand edits, foreign
+    files, refused directories, problems rendering it), for all clusters.
 
-    What a killed build left beside a cluster's directory is tidied first
-    (a retired directory put back), so the plan sees the real old output."""
-    root = check_fleet_root(fleet.out_root)
+    Each cluster is rendered and planned once; its plan is what gets staged.
+    A cluster whose directory is already current is left alone."""
+    root = check_fleet_root(fleet.out_root) if fleet.out_root is not None else None
+    # One build at a time beside each output (dkgen/emit/lock.py): the tidying,
+    # planning, staging and swap all happen under the lock.
+    with output_lock(_parents(fleet)):
+        return _build_members(fleet, root, force=force)
+
+
+def _build_members(
+    fleet: Fleet, root: Path | None, *, force: bool
+) -> list[tuple[Member, EmitReport]]:
+    """:func:`build_fleet`'s work, under its lock."""
+    # Every cluster directory of a fleet sits directly under the root: list
+    # it once, not once per cluster (quadratic for a thousand).
+    hidden = leftover_names(root) if root is not None else None
     problems: list[Problem] = []
-    current: dict[str, tuple[str, ...]] = {}
-    # Every cluster directory sits directly under the root: list it once.
-    hidden = leftover_names(root)
-    for member in fleet.members:
-        try:
-            target = check_target(member.out_dir)
-            clean_leftovers(target.parent, target.name, hidden if target.parent == root else None)
-            files = render(member)
-            if force:
-                continue
-            plan = plan_output(target, files, member.checked.inputs)
-            problems.extend(conflict_problems(target, plan))
-            if plan.up_to_date:
-                current[member.name] = tuple(sorted(files))
-        except OutputError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise OutputError(problems)
-    return current
-
-
-def write_fleet(
-    fleet: Fleet, *, force: bool, current: Mapping[str, tuple[str, ...]] | None = None
-) -> Iterator[tuple[Member, EmitReport]]:
-    """Write cluster after cluster (call :func:`prepare_fleet` first, and
-    pass what it returned to skip rendering the clusters that are current).
-
-    Each cluster is rendered and staged in turn (one rendered tree in
-    memory); every :data:`SWAP_BATCH` clusters the staged trees are synced
-    once and swapped in, and their reports are yielded."""
-    batch = SwapBatch(tidied=True)
+    refused_output = True  # every problem so far is the output directory's
     done: list[tuple[Member, EmitReport]] = []
+    # The reports wait for the swap; most clusters write the same file
+    # names, so equal name lists are kept once.
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def kept_once(report: EmitReport) -> EmitReport:
+        return EmitReport(
+            written=names.setdefault(report.written, report.written),
+            removed=names.setdefault(report.removed, report.removed),
+            kept=names.setdefault(report.kept, report.kept),
+            unchanged=names.setdefault(report.unchanged, report.unchanged),
+            impact=report.impact,
+        )
+
+    batch = SwapBatch()
     try:
         for member in fleet.members:
-            if current and member.name in current:
-                report = EmitReport(written=(), removed=(), kept=(), unchanged=current[member.name])
-            else:
+            try:
                 files = render(member)
-                report = write_output(
-                    member.out_dir, files, member.checked.inputs, force=force, batch=batch
+                target = check_target(member.out_dir)
+                clean_leftovers(
+                    target.parent, target.name, hidden if target.parent == root else None
                 )
-            done.append((member, report))
-            if len(batch) >= SWAP_BATCH:
-                batch.commit()
-                yield from done
-                done.clear()
+                inputs = member.checked.inputs
+                plan = plan_output(target, files, inputs, force=force)
+                if not force:
+                    conflicts = conflict_problems(target, plan)
+                    if conflicts:
+                        problems.extend(conflicts)
+                        continue
+                    if plan.up_to_date:
+                        # Nothing to replace: leave the directory (and its timestamps) alone.
+                        current = tuple(sorted(files))
+                        done.append((member, kept_once(EmitReport((), (), (), unchanged=current))))
+                        continue
+                if problems:
+                    continue  # nothing will be written: only look for more problems
+                report = stage_output(target, files, inputs, plan, batch)
+                impact = tuple(assess_changes(label(member.out_dir), plan.changes))
+                done.append((member, kept_once(replace(report, impact=impact))))
+            except DkgenError as err:
+                refused_output = refused_output and isinstance(err, OutputError)
+                problems.extend(err.problems)
+        if problems:
+            raise (OutputError if refused_output else DkgenError)(problems)
         batch.commit()
-        yield from done
     finally:
         batch.discard()
+    return done
 
 
 def check_fleet(fleet: Fleet) -> Iterator[tuple[Member, OutputPlan]]:
-    """What a build would change, cluster by cluster; writes nothing."""
-    check_fleet_root(fleet.out_root)
-    for member in fleet.members:
-        target = check_target(member.out_dir)
-        yield member, plan_output(target, render(member), member.checked.inputs)
+    """What a build would change, cluster by cluster; writes nothing.
+
+    A cluster that cannot be planned does not stop the others: the problems
+    of all of them are raised together after the last plan."""
+    if fleet.out_root is not None:
+        check_fleet_root(fleet.out_root)
+    problems: list[Problem] = []
+    # A shared lock: never a directory halfway through a build's swap.
+    with output_lock(_parents(fleet), shared=True):
+        for member in fleet.members:
+            try:
+                files = render(member)
+                plan = plan_output(check_target(member.out_dir), files, member.checked.inputs)
+            except DkgenError as err:
+                problems.extend(err.problems)
+                continue
+            yield member, plan
+    if problems:
+        raise DkgenError(problems)
+
+
+def _parents(fleet: Fleet) -> set[Path]:
+    """The directories that hold the fleet's output directories (a fleet's root)."""
+    return {member.out_dir.resolve().parent for member in fleet.members}
 
 
 def stale_clusters(fleet: Fleet) -> list[Path]:
     """Output directories under the fleet's root that no settings file produces."""
+    if fleet.out_root is None:
+        return []
     produced = {m.name for m in fleet.members}
     return [
         fleet.out_root / name for name in list_output_dirs(fleet.out_root) if name not in produced

@@ -1,8 +1,8 @@
 """Input limits, defined once for every reader (README "Limits").
 
 A settings file is a few kilobytes; these bound hostile input long before
-time or memory run short. The fast reader (:mod:`dkgen.load_fast`) and the
-ruamel reader (:mod:`dkgen.load`) both take them from here, so a file is
+time or memory run short. The fast reader (:mod:`dkgen.yaml.read_fast`) and the
+ruamel reader (:mod:`dkgen.yaml.read_ruamel`) both take them from here, so a file is
 accepted or refused the same way whichever reader reads it.
 """
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Literal
 
-from dkgen import load_fast, target_regex
-from dkgen.errors import Problem
-from dkgen.keypath import KeyPath, format_path
-from dkgen.merge import Merged
+from dkgen import target_regex
+from dkgen.errors import DkgenError, Origin, Problem
+from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.settings import Patch, PatchTarget
+from dkgen.yaml import read
 
 JSON6902_OPS = ("add", "remove", "replace", "move", "copy", "test")
 PATCH_DIRECTIVES = ("merge", "replace", "delete")
@@ -99,76 +98,88 @@ Requirement(key='skip', operator='!exists', values=()))
     return tuple(requirements) if requirements else None
 
 
-def load_patch_text(text: str) -> Any:
+_PATCH_TEXT_HINT = (
+    "fix the patch's YAML (indentation, quotes), or write the patch as YAML in place of the text"
+)
+
+
+def load_patch_text(text: str, origin: Origin) -> Any:
     """Parse a patch given as YAML text (YAML 1.2, like every settings file).
 
-    The C parser reads the common case (:mod:`dkgen.load_fast`); ruamel
-    reads, or refuses, the rest.
+    It goes through the settings reader with the settings' limits (values
+    after alias expansion, depth): an alias bomb in a patch's text once took
+    41 s and 2.4 GB. Raises InputError at ``origin``, the setting's position.
     """
-    found, value = load_fast.parse_value(text)
-    if found:
-        return value
-    from ruamel.yaml import YAML
-
-    return _plain(YAML(typ="safe", pure=True).load(text))
+    return read.parse_embedded(text, origin, hint=_PATCH_TEXT_HINT)
 
 
-def _yaml_error() -> type[Exception]:
-    """ruamel's error class, imported only once a patch text failed to parse."""
-    from ruamel.yaml.error import YAMLError
-
-    return YAMLError
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, datetime | date):
-        return node.isoformat()
-    return node
-
-
-def parse_patches(merged: Merged) -> tuple[list[Patch], list[Problem]]:
+def parse_patches(merged: Locator) -> tuple[list[Patch], list[Problem]]:
     """Every patch in ``merged`` as a :class:`Patch`, and every problem with them."""
     patches: list[Patch] = []
     problems: list[Problem] = []
     for index, entry in enumerate(merged.data["patches"]):
         path: KeyPath = ("patches", index)
-        found = list(_entry_problems(merged, path, entry))
+        body, found = _entry(merged, path, entry)
         problems.extend(found)
         if found:
             continue
-        body = _body(entry["patch"])
+        target = _target(entry.get("target"))
         patches.append(
             Patch(
                 index=index,
                 origin=merged.origin(path),
-                target=_target(entry.get("target")),
+                target=target,
                 kind="json6902" if isinstance(body, list) else "strategic-merge",
                 body=body,
+                selects=target or _own_target(body),
             )
         )
     return patches, problems
 
 
-def patch_bodies(merged: Merged) -> Iterator[tuple[KeyPath, Any, bool]]:
+def _entry(merged: Locator, path: KeyPath, entry: dict[str, Any]) -> tuple[Any, list[Problem]]:
+    """The entry's body, its text parsed once, and every problem with the entry."""
+    raw = entry["patch"]
+    if not isinstance(raw, str):
+        return raw, list(_entry_problems(merged, path, entry, raw))
+    patch_path = (*path, "patch")
+    where = merged.origin(patch_path)
+    try:
+        body = load_patch_text(raw, where)
+    except DkgenError as err:
+        dotted = format_path(patch_path)
+        return None, [
+            Problem(where, dotted, f"the patch text: {problem.message}", problem.hint)
+            for problem in err.problems
+        ]
+    return body, list(_entry_problems(merged, path, entry, body))
+
+
+def _own_target(body: dict[str, Any]) -> PatchTarget:
+    """A strategic-merge patch without a target selects its own kind and name."""
+    group, _, version = str(body.get("apiVersion", "")).rpartition("/")
+    metadata = body.get("metadata") or {}
+    return PatchTarget(
+        group=re.escape(group) if body.get("apiVersion") else None,
+        version=re.escape(version) if body.get("apiVersion") else None,
+        kind=re.escape(body["kind"]),
+        name=re.escape(metadata["name"]),
+        namespace=re.escape(metadata["namespace"]) if metadata.get("namespace") else None,
+    )
+
+
+def patch_bodies(merged: Locator) -> Iterator[tuple[KeyPath, Any, bool]]:
     """(path, parsed body, given as text?) of every patch whose text parses."""
     for index, entry in enumerate(merged.data["patches"]):
         path: KeyPath = ("patches", index, "patch")
         raw = entry["patch"]
         if isinstance(raw, str):
             try:
-                yield path, load_patch_text(raw), True
-            except (_yaml_error(), ValueError):
+                yield path, load_patch_text(raw, merged.origin(path)), True
+            except DkgenError:
                 continue
         else:
             yield path, raw, False
-
-
-def _body(raw: Any) -> Any:
-    return load_patch_text(raw) if isinstance(raw, str) else raw
 
 
 def _target(raw: dict[str, str] | None) -> PatchTarget | None:
@@ -177,20 +188,13 @@ def _target(raw: dict[str, str] | None) -> PatchTarget | None:
     return PatchTarget(**{_TARGET_FIELDS[key]: value for key, value in raw.items()})
 
 
-def _entry_problems(merged: Merged, path: KeyPath, entry: dict[str, Any]) -> Iterator[Problem]:
+def _entry_problems(
+    merged: Locator, path: KeyPath, entry: dict[str, Any], body: Any
+) -> Iterator[Problem]:
     patch_path = (*path, "patch")
     where = merged.origin(patch_path)
     dotted = format_path(patch_path)
     raw = entry["patch"]
-    if isinstance(raw, str):
-        try:
-            body = load_patch_text(raw)
-        except (_yaml_error(), ValueError) as err:
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
-            yield Problem(where, dotted, f"the patch text is not valid YAML ({first_line})")
-            return
-    else:
-        body = raw
     target = entry.get("target")
     yield from _target_problems(merged, path, target)
     if isinstance(body, dict):
@@ -214,7 +218,7 @@ def _entry_problems(merged: Merged, path: KeyPath, entry: dict[str, Any]) -> Ite
 
 
 def _target_problems(
-    merged: Merged, path: KeyPath, target: dict[str, str] | None
+    merged: Locator, path: KeyPath, target: dict[str, str] | None
 ) -> Iterator[Problem]:
     for key, value in (target or {}).items():
         where = (*path, "target", key)
@@ -243,7 +247,7 @@ def _target_problems(
 
 
 def _strategic_problems(
-    merged: Merged, path: KeyPath, body: dict[str, Any], *, has_target: bool
+    merged: Locator, path: KeyPath, body: dict[str, Any], *, has_target: bool
 ) -> Iterator[Problem]:
     if not has_target:
         metadata = body.get("metadata")
@@ -285,7 +289,7 @@ def _directives(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str, Any]]:
 
 
 def _json6902_problems(
-    merged: Merged, path: KeyPath, body: list[Any], *, text: bool
+    merged: Locator, path: KeyPath, body: list[Any], *, text: bool
 ) -> Iterator[Problem]:
     for index, operation in enumerate(body):
         where = path if text else (*path, index)

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dkgen.compiler import load_inputs, merge
+from dkgen.compiler import printable, validate_layers
 from dkgen.errors import Origin, Problem
 from dkgen.keypath import KeyPath, format_path
-from dkgen.load import Layer, Override, iter_leaves
+from dkgen.load import Layer, Override, iter_leaves, load_inputs
 from dkgen.merge import Merged
 from dkgen.schema_index import schema_at
-from dkgen.validate import validate
-from dkgen.yaml_text import to_yaml
+from dkgen.yaml.text import to_yaml
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,10 @@ class ConfigView:
 
 
 def view_layers(layers: Sequence[Layer], overrides: Sequence[Override]) -> ConfigView:
-    """Merge over the shipped defaults and validate; raises on any error, like a build."""
-    merged = merge(layers, overrides)
-    validated = validate(merged)
-    inputs = (*merged.sources, *(o.origin.source for o in overrides))
-    return ConfigView(merged=merged, inputs=inputs, warnings=validated.warnings)
+    """Merge over the shipped defaults and validate, exactly as a build does
+    (:func:`dkgen.compiler.validate_layers`); raises on any error, like a build."""
+    checked = validate_layers(layers, overrides)
+    return ConfigView(merged=checked.merged, inputs=checked.inputs, warnings=checked.warnings)
 
 
 def view_settings(
@@ -73,7 +71,9 @@ def config_yaml(view: ConfigView, *, show_origin: bool) -> str:
     data = in_schema_order(view.merged.data)
     if not show_origin:
         return to_yaml(data)
-    comments = {path: str(origin) for path, origin in view.leaf_origins().items()}
+    # An origin names its file, and a file name may hold a newline: escaped,
+    # as in the header, so each comment stays on its line.
+    comments = {path: printable(str(origin)) for path, origin in view.leaf_origins().items()}
     header = "# Layers, lowest precedence first: " + ", ".join(view.inputs) + "\n"
     return header + to_yaml(data, comments)
 

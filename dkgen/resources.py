@@ -40,6 +40,11 @@ def machine_types_path() -> Path:
     return data_root() / "data" / "machine-types.yaml"
 
 
+def rapids_dask_path() -> Path:
+    """Which Dask release each RAPIDS release pins, for :mod:`dkgen.rules.versions`."""
+    return data_root() / "data" / "rapids-dask.yaml"
+
+
 def shipped_overlays() -> list[str]:
     return sorted(p.stem for p in overlays_dir().glob("*.yaml"))
 

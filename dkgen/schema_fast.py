@@ -4,8 +4,9 @@ Importing jsonschema (with referencing, attrs, rpds and the bundled
 meta-schemas) takes longer than `kubectl kustomize` spends on a whole build,
 and almost every build's settings are valid. :class:`SchemaValidator` first
 runs a predicate compiled from the schema: plain closures for the keywords
-our schema uses, with jsonschema's Draft 2020-12 semantics (``integer``
-accepts 3.0 and never ``true``; ``enum`` and ``uniqueItems`` tell ``true``
+our schema uses, with the semantics of jsonschema's Draft 2020-12 as
+:data:`dkgen.schema_validator.SettingsValidator` narrows it (``integer``
+accepts neither 3.0 nor ``true``; ``enum`` and ``uniqueItems`` tell ``true``
 from ``1``; ``pattern`` is ``re.search``). Only when it says no, or when the
 schema uses a keyword it does not know, is jsonschema imported, and its
 errors are what validation reports, exactly as before.
@@ -53,9 +54,9 @@ class SchemaValidator:
         if self.is_valid is not None and self.is_valid(instance):
             return iter(())
         if self._full is None:
-            from dkgen.schema_validator import Draft202012Validator
+            from dkgen.schema_validator import SettingsValidator
 
-            self._full = Draft202012Validator(self.schema)
+            self._full = SettingsValidator(self.schema)
         return self._full.iter_errors(instance)
 
 
@@ -141,11 +142,9 @@ _TYPES: dict[str, Check] = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
     "number": _is_number,
-    # Draft 6 and later: 3.0 is an integer too; true never is.
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and v.is_integer())
-    ),
+    # Stricter than Draft 2020-12, as dkgen.schema_validator.SettingsValidator
+    # is: 3.0 is not an integer (gcloud and Dask refuse it); true never is.
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
 }
 
 

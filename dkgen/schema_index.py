@@ -23,10 +23,36 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` with a ``$ref`` into ``$defs`` replaced by its target."""
+    return _resolve(node)
+
+
+def alternatives(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resolved branches of an ``anyOf``/``oneOf`` (``[node]`` when it has none)."""
+    branches = node.get("anyOf", node.get("oneOf"))
+    if not isinstance(branches, list):
+        return [node]
+    return [_resolve(branch) for branch in branches if isinstance(branch, dict)]
+
+
+def mapping_view(node: dict[str, Any]) -> dict[str, Any]:
+    """The branch of ``node`` that has settings under it, with ``node``'s own
+    description: an ``accelerator`` is a mapping of ``type`` and ``count``, or
+    null. ``node`` itself when no single branch has properties."""
+    if "properties" in node:
+        return node
+    mappings = [branch for branch in alternatives(node) if "properties" in branch]
+    if len(mappings) != 1:
+        return node
+    return {**mappings[0], **{k: v for k, v in node.items() if k not in ("anyOf", "oneOf")}}
+
+
 def schema_at(path: KeyPath) -> dict[str, Any] | None:
     """The (resolved) subschema that describes ``path``, or None if no key is there."""
     node = _resolve(load_schema())
     for part in path:
+        node = mapping_view(node)
         if isinstance(part, int):
             items = node.get("items")
             if not isinstance(items, dict):
@@ -52,7 +78,7 @@ def schema_keys() -> tuple[str, ...]:
         for name, child in node.get("properties", {}).items():
             dotted = f"{prefix}.{name}" if prefix else name
             found.append(dotted)
-            walk(_resolve(child), dotted)
+            walk(mapping_view(_resolve(child)), dotted)
 
     walk(_resolve(load_schema()), "")
     return tuple(found)

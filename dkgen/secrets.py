@@ -8,44 +8,108 @@ time and referenced by name. The rules (README "Secrets"):
 1. A setting dkgen does not know whose name says it holds a credential
    (``jupyter.token``, ``jupyter.password``, ``cluster.api_key``) is refused
    with that explanation rather than as a mere unknown key.
-2. An environment variable (in ``workers.env`` or added by a patch), or a
-   key of ``dask_config``, whose name says it holds a credential: a word ``PASSWORD``, ``PASSWD``,
-   ``PASSPHRASE``, ``SECRET``, ``TOKEN``, ``CREDENTIAL(S)`` or ``APIKEY``,
-   or the pairs ``API KEY``, ``ACCESS KEY``, ``PRIVATE KEY``, ``SECRET KEY``
-   (words split at ``_``, ``-``, ``.`` and camelCase). Its value may still
-   be empty or an absolute file path (``GOOGLE_APPLICATION_CREDENTIALS=
-   /var/secrets/key.json``): pointing at a mounted Secret is the right way.
-3. Any string anywhere in the settings that has the shape of a well-known
+2. Any key whose name says it holds a credential, wherever a name is the
+   user's to choose: an environment variable (of ``workers.env``, of any
+   worker group's ``env``, or added by a patch as ``{name, value}``), a key
+   of ``dask_config``, a label, an annotation, a key anywhere in a patch.
+   The name is split into words (at ``_``, ``-``, ``.`` and camelCase); it
+   names a credential when a word *ends* in ``PASSWORD``, ``PASSWD``,
+   ``PASSPHRASE``, ``SECRET(S)``, ``TOKEN(S)``, ``CREDENTIAL(S)``,
+   ``APIKEY``, ``ACCESSKEY``, ``SECRETKEY`` or ``PRIVATEKEY`` (so
+   ``PGPASSWORD`` and ``APITOKEN`` too), when a word is ``PASS`` or, beside
+   other words, ``PWD`` (``DB_PASS``, ``MYSQL_PWD``; ``PWD`` alone is the
+   shell's working directory), or when two words are ``API KEY``, ``ACCESS
+   KEY``, ``PRIVATE KEY``, ``SECRET KEY``, ``SIGNING KEY``, ``ENCRYPTION
+   KEY`` or ``MASTER KEY``. A name whose *last* word says it holds where or
+   what a credential is, not the credential (``PASSWORD_FILE``,
+   ``TOKEN_PATH``, ``SECRET_NAME``, ``ACCESS_KEY_ID``, ``TOKEN_URL``,
+   ``TOKEN_TTL``; the full list is :data:`_REFERENCE_WORDS`), does not.
+   The value of such a name may still be empty, ``null``, a boolean, an
+   absolute file path (``GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/key.json``:
+   pointing at a mounted Secret is the right way) or a Kubernetes ``$(VAR)``
+   reference; a number is a value like any other (``password: 48151623``).
+   The only setting of dkgen's own with such a name, ``jupyter.token_secret``,
+   is the *name* of a Secret (rule 4).
+3. Any string anywhere, and any key, that has the shape of a well-known
    credential: a PEM private key, an AWS access key ID, a Google API key, a
-   GitHub, GitLab or Slack token, or a URL with a password in it (a
-   Kubernetes ``$(VAR)`` reference in the password's place is fine).
+   GitHub, GitLab or Slack token, a URL with a password in it (with or
+   without a scheme: ``user:pw@db``), or a connection string with a
+   password (``Server=db;Password=pw;``, ``...?password=pw``); a Kubernetes
+   ``$(VAR)`` reference in the password's place is fine. A key that is a
+   long hex string (32 or more hex digits) is taken for a token too.
+4. ``jupyter.token_secret`` must not look like a token itself.
 
-Messages never repeat the value, and a ``-s`` override that carries one is
-named with its value redacted.
+Settings are checked as merged, every ``-s`` value as given (even one a
+later ``-s`` overrides: the command line is listed in the output), every
+patch given as text as parsed, and every object a patch changed as patched
+(a JSON 6902 patch may add an empty variable and set its value in a second
+operation). Messages never repeat the value, and a ``-s`` override that
+carries one is named with its value redacted.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
 
-from dkgen.errors import Origin
+from dkgen.errors import Origin, Problem
+from dkgen.keypath import KeyPath, format_path
 
-_WORDS = frozenset(
+# A word ending in one of these names a credential: PGPASSWORD, APITOKEN.
+_ENDINGS = (
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "TOKENS",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "APIKEY",
+    "ACCESSKEY",
+    "SECRETKEY",
+    "PRIVATEKEY",
+)
+_PAIRS = frozenset(
     {
-        "PASSWORD",
-        "PASSWD",
-        "PASSPHRASE",
-        "SECRET",
-        "SECRETS",
-        "TOKEN",
-        "TOKENS",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "APIKEY",
+        ("API", "KEY"),
+        ("ACCESS", "KEY"),
+        ("PRIVATE", "KEY"),
+        ("SECRET", "KEY"),
+        ("SIGNING", "KEY"),
+        ("ENCRYPTION", "KEY"),
+        ("MASTER", "KEY"),
     }
 )
-_PAIRS = frozenset({("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY")})
+#: Last words of names that say where or what a credential is, not what it
+#: holds: PASSWORD_FILE, TOKEN_PATH, SECRET_NAME, ACCESS_KEY_ID, TOKEN_URL.
+_REFERENCE_WORDS = frozenset(
+    {
+        "FILE",
+        "FILES",
+        "PATH",
+        "DIR",
+        "NAME",
+        "REF",
+        "ID",
+        "URL",
+        "URI",
+        "ENDPOINT",
+        "HEADER",
+        "TTL",
+        "TIMEOUT",
+        "EXPIRY",
+        "LENGTH",
+        "TYPE",
+        "ENABLED",
+        "DISABLED",
+        "REQUIRED",
+        "POLICY",
+    }
+)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 
@@ -68,7 +132,18 @@ _URL_PASSWORD = re.compile(
 )
 _ENV_REFERENCE = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
 # `openssl rand -hex 24`, which the output README suggests, gives 48 of these.
-_HEX_TOKEN = re.compile(r"^[0-9a-f]{32,}$")
+_HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{32,}$")
+# user:password@host with no scheme. The user starts a word (not after a
+# letter, `/`, `:` or `@`, so a URL's authority, a word's middle and an
+# image reference's digest are not searched from every character: linear);
+# `name:tag@sha256:...` is an image, not a login.
+_LOGIN_PASSWORD = re.compile(
+    r"(?<![\w.%+\-/:@])[\w.%+\-]+:(?P<password>[^\s/@:]+)@(?!sha[0-9]+:)[A-Za-z0-9]"
+)
+# Server=db;Password=pw; (ADO.NET, ODBC, JDBC properties) or ?password=pw.
+_CONNECTION_PASSWORD = re.compile(
+    r"(?i)(?:^|[;&?\s])(?:password|passwd|pwd)\s*=\s*(?P<password>[^;&\s]+)"
+)
 
 
 def _words(name: str) -> list[str]:
@@ -78,18 +153,30 @@ def _words(name: str) -> list[str]:
 def credential_name(name: str) -> bool:
     """True when a key or variable name says that it holds a credential.
 
-    >>> [credential_name(n) for n in ("AWS_SECRET_ACCESS_KEY", "apiKey", "EXTRA_PIP_PACKAGES")]
-    [True, True, False]
+    >>> names = ("AWS_SECRET_ACCESS_KEY", "apiKey", "PGPASSWORD", "DB_PASS", "MYSQL_PWD")
+    >>> [credential_name(n) for n in names]
+    [True, True, True, True, True]
+    >>> names = ("EXTRA_PIP_PACKAGES", "PASSWORD_FILE", "TOKEN_PATH", "PWD", "TOKENIZERS_X")
+    >>> [credential_name(n) for n in names]
+    [False, False, False, False, False]
     """
     words = _words(name)
-    if any(word in _WORDS for word in words):
-        return True
+    if not words or words[-1] in _REFERENCE_WORDS:
+        return False
+    for word in words:
+        if word.endswith(_ENDINGS) or word == "PASS" or (word == "PWD" and len(words) > 1):
+            return True
     return any(pair in _PAIRS for pair in itertools.pairwise(words))
 
 
-def harmless_credential_value(value: str) -> bool:
-    """An empty value or an absolute file path: a reference, not the secret itself."""
-    return value == "" or value.startswith("/")
+def harmless_credential_value(value: object) -> bool:
+    """No value, a flag, an absolute file path or a ``$(VAR)`` reference: not
+    the secret itself. A number is a value (``password: 48151623``)."""
+    if value is None or isinstance(value, bool):
+        return True
+    if not isinstance(value, str):
+        return False
+    return value == "" or value.startswith("/") or bool(_ENV_REFERENCE.match(value))
 
 
 def secret_shape(value: str) -> str | None:
@@ -106,12 +193,92 @@ def secret_shape(value: str) -> str | None:
     for match in _URL_PASSWORD.finditer(value):
         if not _ENV_REFERENCE.match(match.group("password")):
             return "a URL with a password in it"
+    for match in _LOGIN_PASSWORD.finditer(value):
+        if not _ENV_REFERENCE.match(match.group("password")):
+            return "a login with a password in it (user:password@host)"
+    for match in _CONNECTION_PASSWORD.finditer(value):
+        if not _ENV_REFERENCE.match(match.group("password")):
+            return "a connection string with a password in it"
     return None
 
 
 def looks_like_token(name: str) -> bool:
-    """A Secret *name* that is really a random token (a long hex string)."""
+    """A Secret *name* (or a key) that is really a random token (a long hex string)."""
     return bool(_HEX_TOKEN.match(name))
+
+
+SECRET_HINT = (
+    "keep it in a Kubernetes Secret created at apply time (kubectl create secret generic NAME "
+    "--from-file=KEY=/dev/stdin) and reference it by name with a patch: "
+    'valueFrom: {secretKeyRef: {name: NAME, key: KEY}} (README "Secrets")'
+)
+
+
+def secret_problems(
+    tree: Any,
+    origin_of: Callable[[KeyPath], Origin] | Origin,
+    *,
+    at: KeyPath = (),
+    settings_keys: Collection[str] = (),
+) -> Iterator[Problem]:
+    """Every plaintext secret in ``tree`` (rules 2 and 3 above), as problems.
+
+    ``tree`` is plain data (settings, a patch's body, a rendered object); it
+    sits at key path ``at``; ``origin_of`` places a path, or is the one
+    origin of everything in ``tree`` (a patch's text has no positions inside);
+    an origin that is a ``-s`` override is named with its value redacted.
+    ``settings_keys``: dotted paths of dkgen's own settings, whose names are
+    dkgen's (``jupyter.token_secret``), not the user's. Pure: reads nothing but its arguments.
+
+    >>> [p.path for p in secret_problems({"env": {"PGPASSWORD": 1234}}, Origin("s.yaml"))]
+    ['env.PGPASSWORD']
+    """
+
+    def problem(path: KeyPath, message: str) -> Problem:
+        where = origin_of if isinstance(origin_of, Origin) else origin_of(path)
+        return Problem(redacted(where), format_path(path), message, SECRET_HINT)
+
+    def walk(node: Any, path: KeyPath) -> Iterator[Problem]:
+        if isinstance(node, dict):
+            if isinstance(node.get("name"), str) and "value" in node:
+                # An environment variable as Kubernetes writes it: {name, value}.
+                yield from named(node["name"], node["value"], (*path, "value"))
+            for key, value in node.items():
+                child = (*path, key)
+                if isinstance(key, str):
+                    shape = secret_shape(key) or ("a token" if looks_like_token(key) else None)
+                    if shape:
+                        yield problem(
+                            path,
+                            f"a key looks like {shape}; it would be written into the output "
+                            "in plain text",
+                        )
+                    elif format_path(child) not in settings_keys:
+                        yield from named(key, value, child)
+                yield from walk(value, child)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                yield from walk(item, (*path, index))
+        elif isinstance(node, str):
+            shape = secret_shape(node)
+            if shape:
+                yield problem(
+                    path,
+                    f"the value looks like {shape}; it would be written into the output in "
+                    "plain text",
+                )
+
+    def named(name: str, value: Any, path: KeyPath) -> Iterator[Problem]:
+        if isinstance(value, dict | list) or harmless_credential_value(value):
+            return
+        if credential_name(name):
+            yield problem(
+                path,
+                f"{name} names a credential; its value would be written into the output in "
+                "plain text",
+            )
+
+    return walk(tree, at)
 
 
 def redacted(origin: Origin) -> Origin:
@@ -120,3 +287,30 @@ def redacted(origin: Origin) -> Origin:
         key = origin.source.split("=", 1)[0]
         return Origin(f"{key}=<redacted>", origin.line, origin.column)
     return origin
+
+
+SECRET_HINT = (
+    "keep it in a Kubernetes Secret created at apply time (kubectl create secret generic NAME "
+    "--from-file=KEY=/dev/stdin) and reference it by name with a patch: "
+    'valueFrom: {secretKeyRef: {name: NAME, key: KEY}} (README "Secrets")'
+)
+
+
+def plaintext_secret_key(data: Mapping[str, Any], where: Origin, path: KeyPath) -> Problem:
+    """An unknown key whose name says it holds a credential (``jupyter.token``),
+    set at ``where`` in the settings tree ``data``."""
+    hint = SECRET_HINT
+    if path[0] == "jupyter":
+        namespace = data.get("namespace", "dask")
+        secret = (data.get("jupyter") or {}).get("token_secret", "jupyter-token")
+        hint = (
+            "Jupyter reads its token from the Secret named by jupyter.token_secret; create it at "
+            f"apply time: kubectl --namespace {namespace} create secret generic {secret} "
+            "--from-file=token=/dev/stdin"
+        )
+    return Problem(
+        redacted(where),
+        format_path(path),
+        "a secret does not belong in settings: dkgen would write it into the output",
+        hint,
+    )

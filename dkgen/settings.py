@@ -9,6 +9,10 @@ schema documents:
 * a named worker group inherits every unset key from the default group
   (``workers.*`` for the pods, ``cluster.*`` for the node pool), and its
   ``env`` merges over ``workers.env``;
+* a group whose nodes have GPUs declares the Dask resource ``GPU`` (its
+  GPUs per worker process) unless its resources name ``GPU`` themselves;
+* ``monitoring.scraper_namespace: null`` means GKE's ``gmp-system`` for
+  managed collection and ``monitoring`` for a prometheus-operator;
 * ``gcs.access: auto`` means Workload Identity when ``cluster.project`` is
   set (its pool and service account need the project ID) and the nodes'
   ``cloud-platform`` scope otherwise, as the original tool did.
@@ -16,8 +20,9 @@ schema documents:
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,6 +67,14 @@ class NodePool:
 
 
 @dataclass(frozen=True)
+class Adaptive:
+    """A worker group that KEDA scales with its work, between ``min`` and ``max`` pods."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
 class WorkerGroup:
     """One Deployment of identical Dask workers and the node pool they run on."""
 
@@ -74,6 +87,16 @@ class WorkerGroup:
     env: tuple[tuple[str, str], ...]
     dask_cuda: bool
     pool: NodePool
+    # Adaptive scaling (None: a fixed ``count``), the Dask worker resources the
+    # workers declare, and /scratch's size (None: derived, dkgen/scratch.py).
+    adaptive: Adaptive | None = None
+    resources: tuple[tuple[str, float], ...] = ()
+    scratch_size: str | None = None
+
+    @property
+    def most_workers(self) -> int:
+        """The most worker pods the group runs: ``adaptive.max``, else ``count``."""
+        return self.adaptive.max if self.adaptive else self.count
 
     @property
     def threads(self) -> int:
@@ -132,6 +155,15 @@ class Scheduler:
 
 
 @dataclass(frozen=True)
+class JupyterHome:
+    """The notebook home volume: a claim that outlives the pod, or an emptyDir."""
+
+    persistent: bool
+    size: str
+    storage_class: str | None
+
+
+@dataclass(frozen=True)
 class Jupyter:
     enabled: bool
     image: str
@@ -139,6 +171,33 @@ class Jupyter:
     memory: str
     port: int
     token_secret: str
+    home: JupyterHome = field(default_factory=lambda: JupyterHome(False, "", None))
+
+
+@dataclass(frozen=True)
+class ImageVersions:
+    """What a custom image runs, as declared under ``images``."""
+
+    dask: str
+    python: str
+    dask_cuda: bool
+
+
+Collector = Literal["managed_prometheus", "prometheus_operator", "none"]
+# Where each collector's scraping pods run unless the settings say otherwise.
+DEFAULT_SCRAPER_NAMESPACES = {
+    "managed_prometheus": "gmp-system",
+    "prometheus_operator": "monitoring",
+}
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Which Prometheus scrapes /metrics, how often, and from which namespace."""
+
+    collector: Collector
+    interval: str
+    scraper_namespace: str
 
 
 @dataclass(frozen=True)
@@ -187,6 +246,9 @@ class Patch:
     kind: Literal["strategic-merge", "json6902"]
     # A mapping (strategic merge) or a list of operations (JSON 6902), as parsed.
     body: Any
+    # What the patch selects: ``target``, or for a strategic-merge patch
+    # without one its own kind and name (escaped); resolved once, at parsing.
+    selects: PatchTarget = field(default_factory=PatchTarget)
 
     @property
     def label(self) -> str:
@@ -212,14 +274,43 @@ class Settings:
     # Dask's own configuration tree, free-form (Dask defines it, not dkgen).
     dask_config: dict[str, Any] = field(default_factory=dict)
     patches: tuple[Patch, ...] = ()
+    # Declared versions of custom images, by image reference.
+    images: tuple[tuple[str, ImageVersions], ...] = ()
+    monitoring: Monitoring = field(
+        default_factory=lambda: Monitoring(
+            "none", "30s", DEFAULT_SCRAPER_NAMESPACES["managed_prometheus"]
+        )
+    )
 
 
 def managed_service_account(cluster_name: str, project: str) -> str:
     """The account cluster.sh creates: ``dask-<cluster>`` (the cluster name alone if
-    it already starts with ``dask-``), cut to GCP's 30-character account IDs."""
+    it already starts with ``dask-``), within GCP's 30-character account IDs.
+
+    A longer ID is cut and ends in a digest of the whole cluster name, so two
+    clusters whose names share their first 23 characters
+    (``analytics-team-alpha-production-eu`` and ``-us``) get two accounts:
+    one shared account would be deleted by either cluster's ``cluster.sh
+    delete`` under the other's Workload Identity.
+
+    >>> eu, us = (managed_service_account(f"analytics-team-alpha-production-{r}", "p")
+    ...           for r in ("eu", "us"))
+    >>> eu.split("@")[0], us.split("@")[0]
+    ('dask-analytics-team-alp-f7ccf0', 'dask-analytics-team-alp-b1d826')
+    """
     base = cluster_name if cluster_name.startswith("dask-") else f"dask-{cluster_name}"
-    account_id = base[:30].rstrip("-")
+    if len(base) <= _ACCOUNT_ID_MAX:
+        account_id = base
+    else:
+        digest = hashlib.sha256(cluster_name.encode()).hexdigest()[:_ACCOUNT_DIGEST]
+        head = base[: _ACCOUNT_ID_MAX - _ACCOUNT_DIGEST - 1].rstrip("-")
+        account_id = f"{head}-{digest}"
     return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+# IAM service account IDs: 6-30 characters, [a-z][-a-z0-9]*[a-z0-9].
+_ACCOUNT_ID_MAX = 30
+_ACCOUNT_DIGEST = 6
 
 
 def resolve_gcs_mode(access: str, project: str | None) -> GcsMode:
@@ -236,37 +327,72 @@ def _accelerator(raw: dict[str, Any] | None) -> Accelerator | None:
     return Accelerator(type=raw["type"], count=raw["count"])
 
 
+# The default group's node-pool keys live under cluster.*, its others under workers.*.
+POOL_KEYS = frozenset(
+    {"machine_type", "disk_size", "num_nodes", "autoscaling", "min_nodes", "max_nodes",
+     "preemptible", "spot"}
+)  # fmt: skip
+
+
+def group_key_path(name: str, own: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """Where worker group ``name``'s effective ``key`` is set: the inheritance rule.
+
+    A named group's own key wins; a key it leaves unset comes from the
+    default group, whose node-pool keys are ``cluster.*`` and the others
+    ``workers.*``. :func:`worker_group` reads values by it, and validation
+    reports problems at it, so a problem with an inherited value points at
+    the default it came from.
+    """
+    if name != DEFAULT_GROUP and key in own:
+        return ("worker_groups", name, key)
+    return ("cluster" if key in POOL_KEYS else "workers", key)
+
+
 def worker_group(
     name: str, own: dict[str, Any], workers: dict[str, Any], cluster: dict[str, Any]
 ) -> WorkerGroup:
     """Shape one worker group; keys missing from ``own`` come from the default group."""
+    sections = {"cluster": cluster, "workers": workers}
 
-    def pick(key: str, fallback: dict[str, Any]) -> Any:
-        return own[key] if key in own else fallback[key]
+    def pick(key: str) -> Any:
+        path = group_key_path(name, own, key)
+        return own[key] if path[0] == "worker_groups" else sections[path[0]][key]
 
     env = {**workers["env"], **own.get("env", {})}
+    accelerator = _accelerator(own.get("accelerator"))
+    resources = dict(pick("resources"))
+    if accelerator and "GPU" not in resources:
+        # dask cuda worker runs one worker process per GPU; a plain worker holds them all.
+        resources["GPU"] = 1 if own.get("dask_cuda") else accelerator.count
     return WorkerGroup(
         name=name,
-        count=pick("count", workers),
-        cpus=pick("cpus_per_worker", workers),
-        memory=pick("memory_per_worker", workers),
-        mem_factor=pick("mem_factor", workers),
-        image=pick("image", workers),
+        count=pick("count"),
+        cpus=pick("cpus_per_worker"),
+        memory=pick("memory_per_worker"),
+        mem_factor=pick("mem_factor"),
+        image=pick("image"),
         env=tuple(sorted(env.items())),
         dask_cuda=bool(own.get("dask_cuda", False)),
         pool=NodePool(
             name=f"workers-{name}",
-            machine_type=pick("machine_type", cluster),
-            disk_size=pick("disk_size", cluster),
-            num_nodes=pick("num_nodes", cluster),
-            autoscaling=pick("autoscaling", cluster),
-            min_nodes=pick("min_nodes", cluster),
-            max_nodes=pick("max_nodes", cluster),
-            preemptible=pick("preemptible", cluster),
-            spot=pick("spot", cluster),
-            accelerator=_accelerator(own.get("accelerator")),
+            machine_type=pick("machine_type"),
+            disk_size=pick("disk_size"),
+            num_nodes=pick("num_nodes"),
+            autoscaling=pick("autoscaling"),
+            min_nodes=pick("min_nodes"),
+            max_nodes=pick("max_nodes"),
+            preemptible=pick("preemptible"),
+            spot=pick("spot"),
+            accelerator=accelerator,
         ),
+        adaptive=_adaptive(pick("adaptive")),
+        resources=tuple(sorted(resources.items())),
+        scratch_size=pick("scratch_size"),
     )
+
+
+def _adaptive(raw: dict[str, Any] | None) -> Adaptive | None:
+    return None if raw is None else Adaptive(min=raw["min"], max=raw["max"])
 
 
 def _exposure(name: str, tree: dict[str, Any]) -> Exposure:
@@ -308,6 +434,7 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
     scheduler = tree["scheduler"]
     jupyter = tree["jupyter"]
     gcs = tree["gcs"]
+    monitoring = tree["monitoring"]
     project = cluster["project"]
     mode = resolve_gcs_mode(gcs["access"], project)
     account = None
@@ -341,6 +468,11 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
             memory=jupyter["memory"],
             port=jupyter["port"],
             token_secret=jupyter["token_secret"],
+            home=JupyterHome(
+                persistent=jupyter["home"]["volume"] == "persistent",
+                size=jupyter["home"]["size"],
+                storage_class=jupyter["home"]["storage_class"],
+            ),
         ),
         gcs=GcsAccess(
             mode=mode,
@@ -357,4 +489,14 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
         ),
         dask_config=tree["dask_config"],
         patches=tuple(patches),
+        images=tuple(
+            (image, ImageVersions(v["dask"], v["python"], v.get("dask_cuda", False)))
+            for image, v in sorted(tree["images"].items())
+        ),
+        monitoring=Monitoring(
+            collector=monitoring["collector"],
+            interval=monitoring["interval"],
+            scraper_namespace=monitoring["scraper_namespace"]
+            or DEFAULT_SCRAPER_NAMESPACES.get(monitoring["collector"], "gmp-system"),
+        ),
     )

@@ -1,10 +1,13 @@
 """``dkgen init``: a commented starter ``settings.yaml`` that builds as is.
 
-The starter holds the settings most people change (:data:`COMMON_SETTINGS`),
-each with the comment and the default it has in ``bases/default.yaml``, and
-names the rest. Nothing about a key is written here: comments and values are
-read from the defaults file, the cluster name's comment from the schema, so
-the starter cannot drift from them.
+A settings file ranks above every overlay, so each value it sets cancels the
+overlays' (``--overlay prod`` cannot turn autoscaling on over a starter's
+``autoscaling: false``). The starter therefore sets only what the user must
+decide (:data:`STARTER_VALUES`) and shows the settings most people change
+(:data:`COMMON_SETTINGS`) as commented-out lines at their defaults, each
+under its comment; it names the rest. Nothing about a key is written here:
+comments and values are read from the defaults file, the cluster name's
+comment from the schema, so the starter cannot drift from them.
 
 Its first line points YAML-aware editors (the YAML language server in VS
 Code, JetBrains IDEs, Neovim) at the schema's ``$id``: a stable URL that is
@@ -15,30 +18,47 @@ environment moves.
 >>> text = starter_settings()
 >>> text.splitlines()[0]
 '# yaml-language-server: $schema=https://dkgen.dev/schema/settings.schema.json'
->>> "  name: my-dask" in text.splitlines()
-True
+>>> "  name: my-dask" in text.splitlines(), "  # zone: us-east1-b" in text.splitlines()
+(True, True)
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from dkgen.errors import InputError, Origin
-from dkgen.explain import SHIPPED_DEFAULTS
 from dkgen.keypath import KeyPath
-from dkgen.load import Layer, load_layer
+from dkgen.load import Layer, default_layer
 from dkgen.resources import default_base_path, load_schema
 from dkgen.schema_index import schema_at, schema_keys
-from dkgen.yaml_text import yaml_key, yaml_scalar
+from dkgen.yaml.text import yaml_key, yaml_scalar
 
-# What a new user sets first: where the cluster runs, how big it is, what
+# What the starter sets, and why each is the user's decision rather than a
+# default. cluster.name has none. gcs.access: with no project, `auto` falls
+# back to the nodes' cloud-platform scope with a warning (so an untouched
+# starter would fail --strict); the starter makes that choice explicit,
+# visible in the user's own file next to the project they may add, where
+# the warning could only nag. No shipped overlay sets either key, so neither
+# cancels an overlay.
+STARTER_VALUES: dict[str, tuple[str, str]] = {
+    "cluster.name": ("", ""),  # the value and comment come from the defaults
+    "gcs.access": (
+        "node_scopes",
+        "The starter chooses node_scopes, as the original tool did: every pod acts as "
+        "the nodes' service account. Once cluster.project is set, workload_identity "
+        "gives the pods their own (or delete this line: auto then chooses it).",
+    ),
+}
+
+# What a new user changes first: where the cluster runs, how big it is, what
 # the workers get. The selection is a product choice, not a fact about the
 # keys, so it lives here; everything about each key comes from the sources.
+# The starter shows them commented out, so an overlay still sets them.
 COMMON_SETTINGS = (
-    "cluster.name",
     "cluster.project",
     "cluster.zone",
     "cluster.machine_type",
@@ -47,6 +67,7 @@ COMMON_SETTINGS = (
     "cluster.min_nodes",
     "cluster.max_nodes",
     "cluster.preemptible",
+    "cluster.spot",
     "workers.count",
     "workers.cpus_per_worker",
     "workers.memory_per_worker",
@@ -67,7 +88,7 @@ _COMMENTED_SETTING = re.compile(
 @functools.cache
 def _defaults() -> tuple[Layer, tuple[str, ...]]:
     path = default_base_path()
-    return load_layer(path, SHIPPED_DEFAULTS), tuple(path.read_text("utf-8").splitlines())
+    return default_layer(), tuple(path.read_text("utf-8").splitlines())
 
 
 def _commented_out(path: KeyPath) -> tuple[str, str] | None:
@@ -123,6 +144,14 @@ def _value(path: KeyPath) -> Any:
     return node
 
 
+def _shown_value(path: KeyPath) -> Any:
+    """The value a commented-out line shows: the default, or, where the default
+    is null, the schema's example (``# project: null`` would show nothing)."""
+    value = _value(path)
+    examples = (schema_at(path) or {}).get("examples")
+    return examples[0] if value is None and examples else value
+
+
 def _others(section: str, chosen: set[str]) -> list[str]:
     """The keys of ``section`` the starter leaves out, sub-sections with their keys."""
     left: list[str] = []
@@ -142,29 +171,39 @@ def _others(section: str, chosen: set[str]) -> list[str]:
 
 def starter_settings() -> str:
     """The text ``dkgen init`` writes. Pure: the same bytes on every machine."""
-    chosen = set(COMMON_SETTINGS)
+    keys = [*STARTER_VALUES, *COMMON_SETTINGS]
+    chosen = set(keys)
     out = [
         f"# yaml-language-server: $schema={load_schema()['$id']}",
         "# dkgen settings. Build with: dkgen build settings.yaml -o out/",
-        "# The settings most people change, at their defaults. Every other setting",
-        "# keeps its default from dkgen's bases/default.yaml: `dkgen explain KEY`",
+        "# Only what you must decide is set. The commented-out lines are settings most",
+        "# people change, at their defaults: uncomment one (and its section's line) to",
+        "# change it. What this file leaves out keeps its default, or an overlay's value",
+        "# (--overlay prod); what it sets wins over every overlay. `dkgen explain KEY`",
         "# describes a key, `dkgen config --show-origin settings.yaml` shows them all.",
     ]
-    sections = list(dict.fromkeys(key.split(".")[0] for key in COMMON_SETTINGS))
+    schema_order = list(load_schema()["properties"])
+    sections = sorted({key.split(".")[0] for key in keys}, key=schema_order.index)
     for section in sections:
-        out += ["", f"{yaml_key(section)}:"]
-        for key in COMMON_SETTINGS:
+        live = any(key.split(".")[0] == section for key in STARTER_VALUES)
+        out += ["", f"{'' if live else '# '}{yaml_key(section)}:"]
+        for key in keys:
             path = tuple(key.split("."))
             if path[0] != section:
                 continue
-            out += [f"  # {line}" if line else "  #" for line in _comment_above(path)]
-            out.append(f"  {yaml_key(path[1])}: {yaml_scalar(_value(path))}")
+            value, why = STARTER_VALUES.get(key, ("", ""))
+            comment = _comment_above(path) + textwrap.wrap(why, width=76)
+            out += [f"  # {line}" if line else "  #" for line in comment]
+            if key in STARTER_VALUES:
+                out.append(f"  {yaml_key(path[1])}: {yaml_scalar(value or _value(path))}")
+            else:
+                out.append(f"  # {yaml_key(path[1])}: {yaml_scalar(_shown_value(path))}")
         others = _others(section, chosen)
         if others:
             out.append(f"  # Also in {section}: {', '.join(others)}.")
     rest = [
         f"{name} ({', '.join(_others(name, chosen))})" if _others(name, chosen) else name
-        for name in load_schema()["properties"]
+        for name in schema_order
         if name not in sections
     ]
     if rest:

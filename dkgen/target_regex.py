@@ -12,7 +12,12 @@ set where it may end, so no path is ever tried twice.
 
 What RE2 refuses is refused here too, by :func:`unsupported`, during
 validation: lookaround, backreferences, conditionals, atomic groups and
-possessive repeats, and repeat counts above 1000.
+possessive repeats, repeat counts above 1000, and the inline flags RE2 does
+not have (``(?x)``, ``(?a)``, ``(?L)``, ``(?u)``). The flags both have,
+``(?i)``, ``(?m)`` and ``(?s)``, work, at the start or scoped
+(``(?i:dask)-worker``). kustomize anchors a target as ``^(?:pattern)$``;
+:func:`fullmatch` matches the whole text without wrapping the pattern, since
+Python refuses a global flag such as ``(?i)`` anywhere but at its start.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ _UNSUPPORTED = {
 
 Positions = frozenset[int]
 
+# Inline flags of Python's that RE2 lacks: verbose, ASCII, locale, and an
+# explicit unicode (`(?u)`, Python's default, which the parsed flags cannot tell).
+_FOREIGN_FLAGS = re.VERBOSE | re.ASCII | re.LOCALE
+_FLAG_GROUP = re.compile(r"(?<!\\)\(\?[aiLmsux-]*[aLux][aiLmsux-]*[:)]")
+
 
 def unsupported(pattern: str) -> str | None:
     """Why ``pattern`` cannot be a target (None when it can); assumes it compiles."""
@@ -47,6 +57,13 @@ def unsupported(pattern: str) -> str | None:
         parsed = _parser.parse(pattern)
     except (re.error, RecursionError, OverflowError):
         return "it is not a regular expression dkgen can read"
+
+    flags_problem = (
+        "the inline flags (?x), (?a), (?L) and (?u) are not supported "
+        "(kustomize's RE2 knows i, m and s)"
+    )
+    if parsed.state.flags & _FOREIGN_FLAGS or _FLAG_GROUP.search(pattern):
+        return flags_problem
 
     def visit(nodes: Any) -> str | None:
         for op, av in nodes:
@@ -59,7 +76,7 @@ def unsupported(pattern: str) -> str | None:
                     return f"repeat counts above {MAX_REPEAT} are not supported (as in RE2)"
                 found = visit(body)
             elif name == "SUBPATTERN":
-                found = visit(av[3])
+                found = flags_problem if av[1] & _FOREIGN_FLAGS else visit(av[3])
             elif name == "BRANCH":
                 found = next((f for branch in av[1] if (f := visit(branch))), None)
             else:
@@ -73,7 +90,8 @@ def unsupported(pattern: str) -> str | None:
 
 def fullmatch(pattern: str, text: str) -> bool:
     """``re.fullmatch(pattern, text)`` for a pattern :func:`unsupported` accepts,
-    in polynomial time whatever the pattern."""
+    in polynomial time whatever the pattern. The whole text must match, also
+    with alternatives (``a|b``): as kustomize's ``^(?:pattern)$``."""
     parsed = _compiled(pattern)
     return len(text) in _Run(text).sequence(parsed, frozenset({0}), parsed.state.flags)
 

@@ -1,7 +1,8 @@
-"""Shared test fixtures: the repository root, the golden switch, a CLI runner.
+"""Shared test fixtures: the repository root, the golden switch, a CLI runner,
+and the folders of error cases.
 
 Regenerate every golden output with ``pytest --update-golden`` and review
-the result with ``git diff tests/cases``.
+the result with ``git diff tests/cases tests/errors tests/adversarial``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite tests/cases/*/expected from the current compiler",
+        help="rewrite tests/cases/*/expected, tests/errors/*/expected and "
+        "tests/adversarial/*/expected from the current compiler",
     )
 
 
@@ -64,6 +66,59 @@ def read_tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+# ---------------------------------------------------------------- error cases as data
+# tests/errors/<case>/ and tests/adversarial/<case>/ (as black's
+# tests/data/cases): input/ holds the files written into an empty working
+# directory, args the command's arguments one per line (the runner adds the
+# subcommand and its own options), expected the exit code on its first line
+# (`exit: 2`) and then the exact stderr.
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """One case folder: its input files, arguments and expected outcome."""
+
+    folder: Path
+    files: dict[str, bytes]
+    args: list[str]
+    exit_code: int
+    stderr: str
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def write_inputs(self, root: Path) -> None:
+        for name, content in self.files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+    def update(self, exit_code: int, stderr: str) -> None:
+        """Rewrite ``expected`` (``pytest --update-golden``)."""
+        (self.folder / "expected").write_bytes(f"exit: {exit_code}\n{stderr}".encode())
+
+
+def read_cases(root: Path) -> list[ErrorCase]:
+    """Every case folder under ``root``, sorted by name."""
+    cases = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        inputs = folder / "input"
+        files = (
+            {
+                p.relative_to(inputs).as_posix(): p.read_bytes()
+                for p in sorted(inputs.rglob("*"))
+                if p.is_file()
+            }
+            if inputs.is_dir()
+            else {}
+        )
+        args = (folder / "args").read_text(encoding="utf-8").splitlines()
+        first, _, stderr = (folder / "expected").read_bytes().decode("utf-8").partition("\n")
+        cases.append(ErrorCase(folder, files, args, int(first.removeprefix("exit: ")), stderr))
+    return cases
 
 
 # ---------------------------------------------------------------- property-based tests

@@ -49,10 +49,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from dkgen.cli import cli
-from dkgen.errors import one_line
+from dkgen.errors import one_line, shortened
 from dkgen.limits import MAX_DEPTH
 from dkgen.resources import load_schema, shipped_overlays
 from tests import validators
+from tests.crd_validation import is_custom_resource, validate_custom_resource
 
 #: Generated cases per test in this run, printed at the end by tests/conftest.py.
 CASES: Counter[str] = Counter()
@@ -539,8 +540,14 @@ def _maybe_strict(out: Path, files: dict[str, str]) -> None:
         if digest in _SEEN_DOCS:
             continue
         version = versions[int(digest, 16) % len(versions)]
+        doc = _load(text)
+        if is_custom_resource(doc):  # no Kubernetes schema: its published CRD schema
+            errors = validate_custom_resource(doc)
+            assert not errors, f"{out / name}: {errors}"
+            _SEEN_DOCS.add(digest)
+            continue
         try:  # the Python API, as validators.kubernetes_validate_strict uses it
-            kubernetes_validate.validate(_load(text), version, strict=True)
+            kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as err:
             where = ".".join(str(p) for p in err.path) or "<root>"
             raise AssertionError(f"{out / name} @ {version}: {where}: {err.message}") from None
@@ -559,15 +566,18 @@ _SEVERITY = r": (?:error|warning|note): "
 
 def check_problem_lines(stderr: str, inputs: Inputs, *, success: bool) -> None:
     """Every stderr line is a problem at a known origin, a hint, or the count."""
-    origins = [re.escape(one_line("-s " + text)) for text in inputs.overrides]
-    origins += [re.escape(one_line("-s " + text.split("=", 1)[0])) + "=<redacted>"
+    # Problems show a long origin by its ends and length (dkgen.errors.shortened).
+    origins = [re.escape(shown("-s " + text)) for text in inputs.overrides]
+    origins += [re.escape(shown("-s " + text.split("=", 1)[0] + "=<redacted>"))
                 for text in inputs.overrides]  # fmt: skip
-    origins += [re.escape(one_line("--overlay " + name)) for name in inputs.overlays]
+    origins += [re.escape(shown("--overlay " + name)) for name in inputs.overlays]
     origins += [r"dkgen:(?:bases|overlays)/[a-z0-9-]+\.yaml:\d+:\d+"]
+    # The impact of a rebuild (dkgen/impact.py) names the output file concerned.
+    origins += [r"out/[^/\n]+"]
     # A file by name: written for the case, or named on the command line (a
     # missing file, or an overlay name that is not shipped and so a path).
     files = [*inputs.files, *inputs.overlays]
-    origins += [re.escape(one_line(name)) + r"(?::\d+:\d+)?" for name in files]
+    origins += [re.escape(shown(name)) + r"(?::\d+:\d+)?" for name in files]
     # After the severity: the key path (blank for a key of spaces) and the message.
     problem = re.compile(rf"^(?P<origin>{'|'.join(origins)}){_SEVERITY}.*\S$")
     lines = stderr.splitlines()
@@ -585,6 +595,11 @@ def check_problem_lines(stderr: str, inputs: Inputs, *, success: bool) -> None:
     if not success:
         assert errors, f"exit 2 without a problem:\n{stderr}"
         assert ": error: " in stderr
+
+
+def shown(origin: str) -> str:
+    """An origin as a problem line shows it."""
+    return one_line(shortened(origin))
 
 
 def _check_position(origin: str, inputs: Inputs) -> None:

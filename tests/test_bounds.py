@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from dkgen.limits import MAX_FILE_BYTES, MAX_VALUES
-from tests.test_adversarial import CORPUS, CORPUS_DIR
+from tests.test_adversarial import CORPUS, corpus_path
 
 CPU_BOUND_S = 2.0
 MEMORY_BOUND_MIB = 256
@@ -137,12 +137,24 @@ GENERATED: dict[str, Callable[[], str]] = {
     "brackets-at-size-limit": lambda: _sized(NAME + "dask_config: ", "["),
     "long-unknown-key": lambda: _sized(NAME + "jupyter:\n  ", "k", ": 1\n"),
     "two-hundred-patches": _patches,
+    # A list filling the file: refused while read, not after (23 s, 611 MB once).
+    "flat-list-at-size-limit": lambda: _sized(NAME + "dask_config:\n  x: [", "1, ", "1]\n"),
+    "block-list-at-size-limit": lambda: _sized(NAME + "dask_config:\n  x:\n", "  - 1\n"),
+    # Patch text is read within the settings' limits (41 s, 2.4 GB once).
+    "patch-text-alias-bomb": lambda: (
+        NAME
+        + "patches:\n  - target: {kind: Deployment}\n    patch: |\n"
+        + "      - &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"      - &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(12)
+        )
+    ),
 }
 
 
 def _corpus_case(name: str) -> Callable[[Path], list[str]]:
     def prepare(work: Path) -> list[str]:
-        (work / name).write_bytes((CORPUS_DIR / name).read_bytes())
+        (work / name).write_bytes(corpus_path(name).read_bytes())
         return ["build", name, "-o", "out"]
 
     return prepare

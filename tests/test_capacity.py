@@ -176,7 +176,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
     (
         "a regional pool counts nodes per zone",
         NAME + "  zone: null\n  region: us-east1\n  autoscaling: true\n  min_nodes: 0\n"
-        "  max_nodes: 1\nworkers:\n  count: 20\n",
+        "  max_nodes: 1\n  num_nodes: 1\nworkers:\n  count: 20\n",
         [],
         0,
         "s.yaml:8:14: warning: cluster.max_nodes: 20 workers need 5 n2-standard-8 nodes (4 fit "

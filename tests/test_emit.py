@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from dkgen import emit
-from dkgen.emit import MANIFEST
+from dkgen.emit import MANIFEST, swap
 from tests.conftest import REPO, read_tree
 
 GOOD = "cluster:\n  name: demo\n  project: demo-project\n"
@@ -55,7 +54,7 @@ def test_rebuild_keeps_user_files_and_removes_stale_generated(
     assert (out / "deployment-jupyter.yaml").exists()
     result = run_dkgen("build", "s.yaml", "-s", "jupyter.enabled=false", "-o", "out")
     assert result.exit_code == 0, result.stderr
-    assert "removed 3 it no longer generates, kept 2 it did not generate" in result.stdout
+    assert "removed 4 it no longer generates, kept 2 it did not generate" in result.stdout
     assert not (out / "deployment-jupyter.yaml").exists()
     assert not (out / "service-jupyter.yaml").exists()
     assert not (out / "networkpolicy-jupyter.yaml").exists()
@@ -180,7 +179,7 @@ def test_manifest_records_relative_inputs_and_a_digest_per_file(
     assert body["inputs"] == [
         "dkgen:bases/default.yaml",
         "dkgen:overlays/dev.yaml",
-        "clusters/a.yaml",
+        "../clusters/a.yaml",  # from out/, though given as an absolute path
         "-s workers.count=3",
     ]
     on_disk = {p.name for p in out.iterdir()} - {MANIFEST}
@@ -229,7 +228,7 @@ def test_up_to_date_rebuild_touches_nothing(workdir: Path, run_dkgen: Any) -> No
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     inode = out.stat().st_ino
     result = run_dkgen("build", "s.yaml", "-o", "out")
-    assert result.stdout == "dkgen: out is up to date (14 files)\n"
+    assert result.stdout == "dkgen: out is up to date (17 files)\n"
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     assert out.stat().st_ino == inode
 
@@ -323,13 +322,13 @@ def test_swap_uses_renameat2_exchange_on_linux(
     workdir: Path, run_dkgen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[bool] = []
-    real = emit._exchange
+    real = swap._exchange
 
     def spy(a: Path, b: Path) -> bool:
         calls.append(real(a, b))
         return calls[-1]
 
-    monkeypatch.setattr(emit, "_exchange", spy)
+    monkeypatch.setattr(swap, "_exchange", spy)
     assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
     assert run_dkgen("build", "s.yaml", "-s", "workers.count=3", "-o", "out").exit_code == 0
     if sys.platform != "linux":
@@ -341,7 +340,7 @@ def test_fallback_swap_without_renameat2(
     workdir: Path, run_dkgen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where renameat2 is missing, two renames replace the directory."""
-    monkeypatch.setattr(emit, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(swap, "_exchange", lambda a, b: False)
     renames: list[tuple[str, str]] = []
     real_rename = os.rename
 
@@ -349,7 +348,7 @@ def test_fallback_swap_without_renameat2(
         renames.append((Path(a).name.split("-out-")[0], Path(b).name.split("-out-")[0]))
         real_rename(a, b)
 
-    monkeypatch.setattr(emit.os, "rename", spy)
+    monkeypatch.setattr(swap.os, "rename", spy)
     assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
     (workdir / "out" / "NOTES.md").write_text("mine\n")
     renames.clear()

@@ -13,7 +13,7 @@ from dkgen.compiler import merge
 from dkgen.docs import REFERENCE_PATH, render_reference
 from dkgen.explain import explain_key
 from dkgen.load import parse_layer
-from dkgen.resources import default_base_path, schema_path
+from dkgen.resources import default_base_path, load_schema, schema_path
 from dkgen.schema_index import schema_at, schema_keys
 from dkgen.validate import validate
 
@@ -75,6 +75,60 @@ def test_explain_leaf_exactly(run_dkgen: Any) -> None:
         "  scheduler:\n"
         "    tcp_port: 8786\n"
     )
+
+
+def test_explain_the_flat_form_that_s_accepts(run_dkgen: Any) -> None:
+    """The original tool's `-s jupyter-port=443` form names a key for explain too."""
+    flat = run_dkgen("explain", "jupyter-port")
+    assert flat.exit_code == 0, flat.stderr
+    assert flat.stdout == run_dkgen("explain", "jupyter.port").stdout
+    assert run_dkgen("explain", "scheduler-tcp-port").stdout.startswith(
+        "KEY:     scheduler.tcp_port\n"
+    )
+
+
+def test_explain_shows_each_sections_shape(run_dkgen: Any) -> None:
+    """Issue 17: every section read `<mapping, required>`, though only the cluster's
+    name must be written; a section now shows its keys, and `required` marks only
+    what has no default."""
+    top = run_dkgen("explain").stdout
+    for section in load_schema()["properties"]:
+        [line] = [ln for ln in top.splitlines() if ln.startswith(f"  {section} ")]
+        assert ", required" not in line, line
+        properties = (schema_at((section,)) or {}).get("properties", {})
+        names = [name for name, child in properties.items() if not child.get("deprecated")]
+        if names:
+            listed = ", ".join(names) if len(names) <= 7 else f"{', '.join(names[:5])}, …"
+            assert f"({listed})>" in line or f"keys: {listed})>" in line, line
+    cluster = run_dkgen("explain", "cluster").stdout
+    required = [ln.split()[0] for ln in cluster.splitlines() if ", required>" in ln]
+    assert required == ["name"]
+
+
+@pytest.mark.parametrize(
+    ("key", "type_line"),
+    [
+        ("cluster.release_channel", "TYPE:    string or null"),
+        ("gcs.access", "TYPE:    string"),
+        ("worker_groups.gpu.accelerator", "TYPE: mapping or null"),
+        ("worker_groups.gpu.accelerator.count", "TYPE:    integer"),
+        ("cluster.network_tags", "TYPE:    list of strings"),
+    ],
+)
+def test_explain_types_instead_of_any(key: str, type_line: str, run_dkgen: Any) -> None:
+    result = run_dkgen("explain", key)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1] == type_line
+
+
+def test_explain_an_accelerators_fields(run_dkgen: Any) -> None:
+    result = run_dkgen("explain", "worker_groups.gpu.accelerator")
+    fields = result.stdout.split("FIELDS:\n", 1)[1]
+    assert [ln.split()[0] for ln in fields.splitlines() if ln.startswith("  ") and "<" in ln] == [
+        "type",
+        "count",
+    ]
+    assert "<string, required>" in fields and "<integer, required>" in fields
 
 
 @pytest.mark.parametrize(

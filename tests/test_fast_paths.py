@@ -2,11 +2,11 @@
 
 * :mod:`dkgen.schema_fast` may call settings invalid that jsonschema accepts
   (jsonschema then has the last word), never the other way round;
-* ``compiler.dump_yaml`` builds nodes itself and caches the resolver, with
+* ``dkgen.yaml.dump.dump_yaml`` builds nodes itself and caches the resolver, with
   the same bytes as ``yaml.dump`` through the representer;
 * the machine table reads the same with libyaml's loader as with the pure one.
 
-(The settings loader's fast path has its own file, tests/test_load_fast.py.)
+(The settings loader's fast path has its own file, tests/test_yaml_read.py.)
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dkgen import capacity, compiler
-from dkgen.compiler import load_inputs, merge
+from dkgen import compiler
+from dkgen.capacity import machines as capacity_machines
+from dkgen.compiler import merge
+from dkgen.load import load_inputs
 from dkgen.render import render_objects
 from dkgen.resources import load_schema, machine_types_path
 from dkgen.schema_fast import SchemaValidator, compile_schema
-from dkgen.schema_validator import Draft202012Validator
+from dkgen.schema_validator import Draft202012Validator, SettingsValidator
+from dkgen.yaml import dump
 from tests.conftest import REPO
 from tests.test_golden import CASE_DIRS
 
@@ -54,7 +57,8 @@ def case_settings(case: Path) -> dict[str, Any]:
     return data
 
 
-FULL = Draft202012Validator(load_schema())
+# What validation words problems with: Draft 2020-12 where 3.0 is no integer.
+FULL = SettingsValidator(load_schema())
 FAST = compile_schema(load_schema())
 VALID = [case_settings(case) for case in CASE_DIRS]
 
@@ -68,6 +72,7 @@ def test_golden_settings_pass_both(data: dict[str, Any]) -> None:
 TRICKY_VALUES = [
     None, True, False, 0, 1, -1, 1.0, 3.0, 3.5, -0.5, 10**9, "", "x", "1", "yes", "Demo_1",
     "a" * 70, "europe-west4-a", "4Gi", "6800MB", "n2-standard-8", [], ["a"], ["a", "a"],
+    "demo\n", "4Gi\n", "a\x07b", 8786.0, 1e3,
     [1, True], {}, {"unknown": 1}, {"name": "x"}, float("nan"),
 ]  # fmt: skip
 
@@ -126,13 +131,13 @@ def test_validator_reports_jsonschema_errors_when_invalid() -> None:
 
 
 class ReferenceDumper(yaml.CSafeDumper):
-    """The dumper compiler.dump_yaml used before: the representer, no anchors."""
+    """The dumper dump.dump_yaml used before: the representer, no anchors."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-ReferenceDumper.add_representer(str, compiler._represent_str)
+ReferenceDumper.add_representer(str, dump._represent_str)
 
 
 def reference_dump(obj: Any) -> str:
@@ -154,7 +159,7 @@ def test_dump_is_byte_identical_on_every_golden_object(case: Path) -> None:
         [REPO / name for name in spec.get("settings", [])], spec.get("overlays", [])
     )
     for obj in render_objects(build.settings):
-        assert compiler.dump_yaml(obj) == reference_dump(obj)
+        assert dump.dump_yaml(obj) == reference_dump(obj)
 
 
 text_values = st.sampled_from(
@@ -171,12 +176,12 @@ plain_trees = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(plain_trees)
 def test_dump_is_byte_identical_on_generated_data(obj: Any) -> None:
-    assert compiler.dump_yaml(obj) == reference_dump(obj)
+    assert dump.dump_yaml(obj) == reference_dump(obj)
 
 
 def test_dump_leaves_other_types_to_the_representer() -> None:
     obj = {"ratio": 0.5, "big": 1e20, "tuple-free": [1, 2]}
-    assert compiler.dump_yaml(obj) == reference_dump(obj)
+    assert dump.dump_yaml(obj) == reference_dump(obj)
 
 
 # ------------------------------------------------------------------ machine table
@@ -184,4 +189,6 @@ def test_dump_leaves_other_types_to_the_representer() -> None:
 
 def test_machine_table_reads_the_same_with_either_loader() -> None:
     text = machine_types_path().read_text(encoding="utf-8")
-    assert yaml.load(text, Loader=capacity._SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader)
+    assert yaml.load(text, Loader=capacity_machines._SAFE_LOADER) == yaml.load(
+        text, Loader=yaml.SafeLoader
+    )

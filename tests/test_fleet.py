@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dkgen import compiler, emit, fleet, resources, validate
+from dkgen import emit, fleet, load, resources, validate
 from dkgen.emit import MANIFEST
 from tests.conftest import read_tree
 
@@ -36,16 +36,17 @@ def test_one_directory_per_cluster_same_as_single_builds(repo: Path, run_dkgen: 
     result = run_dkgen("build", *fleet_args())
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "dkgen: wrote 14 files to out/alpha\n"
-        "dkgen: wrote 14 files to out/beta\n"
-        "dkgen: wrote 14 files to out/gamma\n"
+        "dkgen: wrote 17 files to out/alpha\n"
+        "dkgen: wrote 17 files to out/beta\n"
+        "dkgen: wrote 17 files to out/gamma\n"
         "dkgen: 3 clusters in out\n"
     )
     assert sorted(p.name for p in (repo / "out").iterdir()) == ["alpha", "beta", "gamma"]
     for source, name in zip(sorted(FILES), ["alpha", "beta", "gamma"], strict=True):
-        single = run_dkgen("build", source, "-o", f"single-{name}", *SHARED)
+        # At the same depth, so the inputs are named the same from both.
+        single = run_dkgen("build", source, "-o", f"single/{name}", *SHARED)
         assert single.exit_code == 0
-        assert read_tree(repo / "out" / name) == read_tree(repo / f"single-{name}")
+        assert read_tree(repo / "out" / name) == read_tree(repo / "single" / name)
     assert "replicas: 3" in (repo / "out/beta/deployment-dask-worker-default.yaml").read_text()
     assert "europe-west4-a" in (repo / "out/gamma/cluster.sh").read_text()
     for name in ("alpha", "beta", "gamma"):
@@ -164,48 +165,52 @@ def test_each_needs_files(repo: Path, run_dkgen: Any) -> None:
 def test_one_parse_of_schema_defaults_and_overlays_per_fleet(
     repo: Path, run_dkgen: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shared work is done once per process, and the write phase renders and
-    writes cluster by cluster (one rendered tree alive at a time)."""
+    """Shared work is done once per process, and each cluster is rendered and
+    planned once, then staged before the next is rendered (one rendered tree
+    alive at a time)."""
     for i in range(5):
         (repo / f"clusters/x{i}.yaml").write_text(f"cluster:\n  name: x{i}\n")
-    for cached in (validate._validator, compiler._default_layer, resources.load_schema):
+    for cached in (validate._validator, load.default_layer, resources.load_schema):
         cached.cache_clear()
     loaded: list[str] = []
-    real_load = compiler.load_layer
+    real_load = load.load_layer
 
     def counting_load(path: Path, source: str) -> Any:
         loaded.append(source)
         return real_load(path, source)
 
-    monkeypatch.setattr(compiler, "load_layer", counting_load)
+    monkeypatch.setattr(load, "load_layer", counting_load)
     events: list[str] = []
-    real_render, real_write = fleet.render, fleet.write_output
+    real_render, real_plan, real_stage = fleet.render, fleet.plan_output, fleet.stage_output
 
     def render(member: fleet.Member) -> dict[str, str]:
         events.append(f"render {member.name}")
         return real_render(member)
 
-    def write(out_dir: Path, *args: Any, **kwargs: Any) -> emit.EmitReport:
-        events.append(f"write {out_dir.name}")
-        return real_write(out_dir, *args, **kwargs)
+    def plan(target: Path, *args: Any, **kwargs: Any) -> emit.OutputPlan:
+        events.append(f"plan {target.name}")
+        return real_plan(target, *args, **kwargs)
+
+    def stage(target: Path, *args: Any, **kwargs: Any) -> emit.EmitReport:
+        events.append(f"stage {target.name}")
+        return real_stage(target, *args, **kwargs)
 
     monkeypatch.setattr(fleet, "render", render)
-    monkeypatch.setattr(fleet, "write_output", write)
+    monkeypatch.setattr(fleet, "plan_output", plan)
+    monkeypatch.setattr(fleet, "stage_output", stage)
     files = [f"clusters/x{i}.yaml" for i in range(5)]
     result = run_dkgen("build", *files, "-o", "out", "--each", "--overlay", "prod")
     assert result.exit_code == 0, result.stderr
     assert validate._validator.cache_info().misses == 1
-    assert compiler._default_layer.cache_info().misses == 1
+    assert load.default_layer.cache_info().misses == 1
     assert resources.load_schema.cache_info().misses == 1
     assert sorted(loaded) == ["dkgen:bases/default.yaml", "dkgen:overlays/prod.yaml"]
     names = [f"x{i}" for i in range(5)]
-    assert events == [f"render {n}" for n in names] + [
-        e for n in names for e in (f"render {n}", f"write {n}")
-    ]
+    assert events == [e for n in names for e in (f"render {n}", f"plan {n}", f"stage {n}")]
     events.clear()
     again = run_dkgen("build", *files, "-o", "out", "--each", "--overlay", "prod")
-    assert again.stdout.count("is up to date (14 files)") == 5
-    assert events == [f"render {n}" for n in names], "a current cluster is rendered once"
+    assert again.stdout.count("is up to date (17 files)") == 5
+    assert events == [e for n in names for e in (f"render {n}", f"plan {n}")]
 
 
 def test_a_directory_stands_for_its_yaml_files(repo: Path, run_dkgen: Any) -> None:
@@ -220,3 +225,27 @@ def test_a_directory_stands_for_its_yaml_files(repo: Path, run_dkgen: Any) -> No
     assert result.exit_code == 2
     assert result.stderr.startswith("--overlay nope: error: no shipped overlay named 'nope'\n")
     assert "empty: error: is a directory without *.yaml files\n" in result.stderr
+
+
+def test_every_bad_file_of_a_fleet_reports_its_problems_in_one_run(
+    repo: Path, run_dkgen: Any
+) -> None:
+    """Two files whose patches match nothing: both are named, and nothing is
+    written, whichever stage finds a patch's problem."""
+    for name, target in (("one", "nothing"), ("two", "nothing-either")):
+        (repo / f"bad-{name}.yaml").write_text(
+            f"cluster: {{name: {name}}}\npatches:\n"
+            f"  - target: {{kind: Deployment, name: {target}}}\n"
+            "    patch: {spec: {replicas: 2}}\n"
+        )
+    for command in ("build", "check"):
+        result = run_dkgen(command, "bad-one.yaml", "bad-two.yaml", "-o", "out", "--each")
+        assert result.exit_code == 2
+        problems = [line for line in result.stderr.splitlines() if ": error: " in line]
+        assert problems == [
+            "bad-one.yaml:3:5: error: patches[0]: matches no generated object "
+            "(kind=Deployment, name=nothing)",
+            "bad-two.yaml:3:5: error: patches[0]: matches no generated object "
+            "(kind=Deployment, name=nothing-either)",
+        ], command
+        assert not (repo / "out").exists()

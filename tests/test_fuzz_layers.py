@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,9 @@ OVERLAY_CHOICES = st.one_of(
     st.sampled_from(["o1.yaml", "o2.yaml"]),
     st.sampled_from(["staging", "Prod", "dev.yaml", "missing.yaml", "-", "o1.yaml/"]),
 )
+
+# Property-based: the inner loop skips them with -m 'not fuzz'; CI runs them.
+pytestmark = pytest.mark.fuzz
 
 
 def test_random_overlay_stacks_and_fleets() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,9 @@ from tests.fuzzing import CASES, examples
 ATOMS = st.sampled_from(
     ["a", "b", "-", r"\.", ".", "[ab]", "[^a]", "[a-c0-1]", r"\d", r"\w", r"\s", r"\W", "x", "é"]
 )
+
+# Property-based: the inner loop skips them with -m 'not fuzz'; CI runs them.
+pytestmark = pytest.mark.fuzz
 ANCHORS = st.sampled_from(["^", "$", r"\b", r"\B", r"\A", r"\Z"])
 REPEATS = st.sampled_from(["*", "+", "?", "*?", "+?", "??", "{2}", "{0,3}", "{1,}", "{2,3}?"])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 
 from dkgen.compiler import compile_settings
@@ -25,6 +26,9 @@ from tests.fuzzing import (
     valid_settings,
     workdir,
 )
+
+# Property-based: the inner loop skips them with -m 'not fuzz'; CI runs them.
+pytestmark = pytest.mark.fuzz
 
 SHELLCHECK_EVERY = 30
 
@@ -47,7 +51,7 @@ def test_cluster_script_quotes_every_value() -> None:
             script = Path("out/cluster.sh")
             commands = [
                 c
-                for action in ("create", "delete")
+                for action in ("apply", "delete")
                 for c in validators.gcloud_lines_from_dry_run(script.resolve(), action)
             ]
             cluster = compile_settings([Path("s.yaml")]).settings.cluster

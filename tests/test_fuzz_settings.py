@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,9 @@ from tests.fuzzing import (
     valid_settings,
     workdir,
 )
+
+# Property-based: the inner loop skips them with -m 'not fuzz'; CI runs them.
+pytestmark = pytest.mark.fuzz
 
 STYLES = st.sampled_from(["block", "block", "json", "crlf"])
 
@@ -41,6 +45,7 @@ def previous_output() -> dict[str, bytes]:
 def run_case(
     name: str, tree: dict[str, Any], style: str, over_old: bool, *, strict: bool = True
 ) -> int:
+
     CASES[name] += 1
     inputs = Inputs(files={"s.yaml": settings_text(tree, style)}, args=["s.yaml"])
     previous = previous_output() if over_old else None

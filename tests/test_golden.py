@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CASES, read_tree
+from tests.conftest import CASES, REPO, read_tree
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "case.yaml").is_file())
 
@@ -48,11 +48,20 @@ def tree_diff(expected: dict[str, str], actual: dict[str, str]) -> str:
     return "".join(chunks)
 
 
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory laid out as the repository (its input folders linked
+    in), so ``-o out`` sits where a user's would: the output names its inputs
+    relative to itself (``../examples/settings.yaml``)."""
+    for name in ("examples", "tests"):
+        (tmp_path / name).symlink_to(REPO / name, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.mark.parametrize("case", CASE_DIRS, ids=lambda p: p.name)
-def test_golden(
-    case: Path, tmp_path: Path, in_repo: Path, run_dkgen: Any, request: pytest.FixtureRequest
-) -> None:
-    out = tmp_path / "out"
+def test_golden(case: Path, checkout: Path, run_dkgen: Any, request: pytest.FixtureRequest) -> None:
+    out = checkout / "out"
     result = run_dkgen(*case_args(case, out))
     assert result.exit_code == 0, result.stderr
     actual = read_tree(out)

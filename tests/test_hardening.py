@@ -80,8 +80,12 @@ def test_every_container_is_hardened(out: Path) -> None:
             for key in ("cpu", "memory"):
                 assert resources["requests"][key] == resources["limits"][key], where
             assert PINNED.match(container["image"]), f"{where}: image not pinned"
-            for probe in ("livenessProbe", "readinessProbe"):
-                assert probe in container, f"{where}: no {probe}"
+            assert "readinessProbe" in container, f"{where}: no readinessProbe"
+            # Workers have none by design: a long GIL-holding task would fail it and
+            # lose the worker's results; the nanny and the scheduler's worker-ttl
+            # restart a dead one (dkgen/render/worker_lifecycle.py, tests/test_runtime_adaptive.py).
+            is_worker = container["name"] == "worker"
+            assert ("livenessProbe" in container) != is_worker, f"{where}: livenessProbe"
             for env in container.get("env", []):
                 assert "secretKeyRef" not in env.get("valueFrom", {}), (
                     f"{where}: secrets are mounted as files, not environment variables"
@@ -123,14 +127,59 @@ def test_scheduler_admits_only_own_pods_and_exposed_ranges(out: Path) -> None:
         if service["spec"]["selector"]["app.kubernetes.io/component"] == "scheduler"
         for cidr in service["spec"]["loadBalancerSourceRanges"]
     }
+    scheduler_ports = {
+        port["name"]: port["containerPort"]
+        for obj in objs
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "dask-scheduler"
+        for port in obj["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    autoscaler = scheduler_ports.get("autoscaler")
+    exposed = {port["port"] for service in external for port in service["spec"]["ports"]}
+    assert autoscaler not in exposed, "the autoscaler port is on no load balancer"
     for rule in policy["spec"]["ingress"]:
         assert rule["ports"], "every scheduler rule names its ports"
         for peer in rule["from"]:
-            assert set(peer) <= {"podSelector", "ipBlock"}, "no namespaceSelector: same namespace"
+            if "namespaceSelector" in peer:
+                if peer.get("podSelector") == {"matchLabels": {"app": "keda-operator"}}:
+                    # Only KEDA's operator, in its own namespace, only to the autoscaler port.
+                    assert peer["namespaceSelector"] == {
+                        "matchLabels": {"kubernetes.io/metadata.name": "keda"}
+                    }
+                    assert rule["ports"] == [{"protocol": "TCP", "port": autoscaler}]
+                    continue
+                # Only the metrics scraper's namespace, only to the port /metrics is served on.
+                assert set(peer) == {"namespaceSelector"}
+                assert set(peer["namespaceSelector"]["matchLabels"]) == {
+                    "kubernetes.io/metadata.name"
+                }
+                assert [p["port"] for p in rule["ports"]] == [scheduler_metrics_port(objs)]
+                continue
+            assert set(peer) <= {"podSelector", "ipBlock"}, "no other namespace"
             if "podSelector" in peer:
                 assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "dask"
             else:
                 assert peer["ipBlock"]["cidr"] in allowed_ranges
+
+
+def scheduler_metrics_port(objs: list[dict[str, Any]]) -> int:
+    """The scheduler container port that a scrape object names."""
+    monitors = [
+        obj
+        for obj in objs
+        if obj["kind"] in {"PodMonitoring", "ServiceMonitor"}
+        and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+    ]
+    assert len(monitors) == 1, "a metrics rule needs exactly one scheduler scrape object"
+    (endpoint,) = monitors[0]["spec"]["endpoints"]
+    deployment = next(
+        obj
+        for obj in objs
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "dask-scheduler"
+    )
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    port: int = ports[endpoint["port"]]
+    return port
 
 
 @pytest.mark.parametrize("out", EXPECTED, ids=IDS)

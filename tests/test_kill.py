@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from dkgen import emit
+from dkgen.emit import swap
 
 CLUSTERS = {
     "a.yaml": "cluster:\n  name: alpha\n",
@@ -191,10 +191,10 @@ def test_sigkill_at_random_moments(fleet: dict[str, Any]) -> None:
 
 # Every call that changes the file system during a build's write phase.
 STEPS = [
-    (emit, "_write_file"),
-    (emit, "_copy_user_path"),
-    (emit, "_fsync_dir"),
-    (emit, "_exchange"),
+    (swap, "_write_file"),
+    (swap, "_copy_user_path"),
+    (swap, "_fsync_dir"),
+    (swap, "_exchange"),
     (os, "rename"),
     (shutil, "rmtree"),
 ]
@@ -223,7 +223,7 @@ def build_killed_at(k: int, *, fallback: bool) -> bool:
 
     def setup() -> None:
         if fallback:
-            emit._exchange = lambda a, b: False  # type: ignore[assignment]  # no renameat2
+            swap._exchange = lambda a, b: False  # type: ignore[assignment]  # no renameat2
         kill_before_step(k)
 
     return not finished(fork_build(setup))

@@ -121,8 +121,8 @@ def test_value_in_an_override(workdir: Path, run_dkgen: Any) -> None:
 def test_first_override_changes_headers_and_the_value(workdir: Path, run_dkgen: Any) -> None:
     before = build(run_dkgen, "out")
     after = build(run_dkgen, "out", "-s", "workers.count=7")
-    old_header = "from dkgen:bases/default.yaml, s.yaml. Edit"
-    new_header = "from dkgen:bases/default.yaml, s.yaml and 1 -s override. Edit"
+    old_header = "from dkgen:bases/default.yaml, ../s.yaml. Edit"
+    new_header = "from dkgen:bases/default.yaml, ../s.yaml and 1 -s override. Edit"
     changes = changed_lines(before, after)
     assert sorted(changes) == sorted(before)
     for name, lines in changes.items():
@@ -133,11 +133,11 @@ def test_first_override_changes_headers_and_the_value(workdir: Path, run_dkgen: 
             # moves to the line before it).
             generated = sorted(set(before) - {MANIFEST})
             assert sorted(removed) == sorted(
-                ["-" + digest_line(before, f) for f in generated] + ['-    "s.yaml"']
+                ["-" + digest_line(before, f) for f in generated] + ['-    "../s.yaml"']
             )
             assert sorted(added) == sorted(
                 ["+" + digest_line(after, f) for f in generated]
-                + ['+    "s.yaml",', '+    "-s workers.count=7"']
+                + ['+    "../s.yaml",', '+    "-s workers.count=7"']
             )
             continue
         assert old_header in removed[0] and new_header in added[0], name

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dkgen.compiler import compile_layers, dump_yaml
+from dkgen.compiler import compile_layers
 from dkgen.errors import SettingsError
 from dkgen.load import parse_layer
+from dkgen.yaml.dump import dump_yaml
 from tests import validators
 
 BASE = "cluster: {name: demo}\ndask_config: {distributed: {a: 1}}\n"

@@ -83,3 +83,20 @@ def test_plan_reports_problems_as_github_annotations(
         "::error file=s.yaml,line=4,col=10,title=dkgen error::workers.count: expected an "
         "integer, got the string 'lots'\n"
     )
+
+
+def test_the_plan_is_computed_once_per_settings_object() -> None:
+    # Validation, `dkgen plan` and the README read one plan; settings that
+    # differ (here: another object with other workers) get their own.
+    import dataclasses
+
+    from dkgen import capacity
+    from dkgen.compiler import merge
+    from dkgen.load import parse_layer
+    from dkgen.validate import validate
+
+    settings = validate(merge([parse_layer("cluster: {name: demo}\n", "s.yaml")])).settings
+    assert capacity.plan(settings) is capacity.plan(settings)
+    fewer = dataclasses.replace(settings, workers=settings.workers[:1])
+    assert capacity.plan(fewer) is not capacity.plan(settings)
+    assert capacity.plan(fewer) == capacity.plan(settings)[: 1 + len(fewer.workers)]

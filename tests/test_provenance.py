@@ -202,3 +202,23 @@ def test_config_reports_deprecations_and_github_errors(
         "::error title=dkgen error::-s workers.count=x: workers.count: expected an integer, "
         "got the string 'x'\n"
     )
+
+
+def test_config_of_a_file_whose_name_holds_a_newline_validates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """config runs the layer validation build does (compiler.validate_layers),
+    so input names reach its header and origin comments escaped: the file it
+    writes is one that validate accepts."""
+    monkeypatch.chdir(tmp_path)
+    Path("s\n.yaml").write_text("cluster: {name: demo}\n", encoding="utf-8")
+    shown = run_dkgen("config", "--show-origin", "s\n.yaml")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.startswith(
+        "# Layers, lowest precedence first: dkgen:bases/default.yaml, s\\n.yaml\n"
+    )
+    assert "# s\\n.yaml:1:17\n" in shown.stdout
+    Path("config.yaml").write_text(shown.stdout, encoding="utf-8")
+    validated = run_dkgen("validate", "config.yaml")
+    assert validated.exit_code == 0, validated.stderr
+    assert validated.stdout == "dkgen: demo: settings are valid\n"

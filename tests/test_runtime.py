@@ -14,18 +14,21 @@ What the test emulates, as Kubernetes does it:
   env (``$$`` escapes; an unknown reference stays as written).
 * env ``value`` entries are used as written; a ``secretKeyRef`` gets the
   test's value for that Secret name and key, as the kubelet would put it in
-  the env. Any other ``valueFrom`` fails the test.
+  the env; a ``fieldRef`` to ``metadata.name`` gets the replica's name
+  (``<deployment>-<replica>``). Any other ``valueFrom`` fails the test.
 * The process env is the container's env over a minimal image-like base
   (``PATH`` with the venv's bin, ``LANG=C.UTF-8``); nothing of the test's own
   environment leaks in.
 * A ``secret`` volume becomes a directory holding the test's value for each
   listed key (Jupyter's token file); a ``configMap`` volume one holding the
   generated ConfigMap's keys; both with the modes the manifest sets.
-* Every ``emptyDir`` mount is a fresh directory per replica. Its mount path is
-  replaced by that directory wherever it stands as a path in an env value or
-  arg (``HOME=/tmp``, ``--local-directory /scratch``,
-  ``--ServerApp.root_dir=/home/jovyan``); the process starts in its replica's
-  directory.
+* Every ``emptyDir`` mount is a fresh directory per replica; a
+  ``persistentVolumeClaim`` mount is one directory per claim (the claim must
+  be generated), the same for every pod that mounts it, before and after a
+  restart, as the claim's disk is. A mount path is replaced by its directory
+  wherever it stands as a path in an env value or arg (``HOME=/tmp``,
+  ``--local-directory /scratch``, ``--ServerApp.root_dir=/home/jovyan``); the
+  process starts in its replica's directory.
 * The processes wait for their readiness probes (polled with a deadline),
   as the Service would before sending them traffic.
 
@@ -237,6 +240,11 @@ class Build:
             if "value" in entry:
                 env[entry["name"]] = expand(entry["value"], env)
                 continue
+            field = entry.get("valueFrom", {}).get("fieldRef")
+            if field:  # the downward API: the pod's own name is the one field emulated
+                assert field["fieldPath"] == "metadata.name", f"{name}: {entry}"
+                env[entry["name"]] = name
+                continue
             ref = entry.get("valueFrom", {}).get("secretKeyRef")
             assert ref, f"{name}: cannot emulate env entry {entry}"
             env[entry["name"]] = self.secret(ref["name"], ref["key"])
@@ -308,6 +316,10 @@ class Build:
         for mount in container.get("volumeMounts", []):
             assert "subPath" not in mount, f"{name}: subPath mounts are not emulated"
             volume = volumes[mount["name"]]
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                mounts[mount["mountPath"]] = self.claim(claim)
+                continue
             directory = pod_root / mount["name"]
             directory.mkdir()
             mounts[mount["mountPath"]] = directory
@@ -318,6 +330,19 @@ class Build:
             else:
                 assert "emptyDir" in volume, f"{name}: cannot emulate volume {volume}"
         return mounts
+
+    def claim(self, name: str) -> Path:
+        """The directory standing in for a generated claim's disk: one per claim, kept
+        across pods (it lives beside the output, not in any pod's directory)."""
+        claims = [
+            obj
+            for obj in self.objects
+            if obj["kind"] == "PersistentVolumeClaim" and obj["metadata"]["name"] == name
+        ]
+        assert len(claims) == 1, f"no generated PersistentVolumeClaim {name}"
+        directory = self.out.parent / "claims" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def project_files(self, directory: Path, source: dict[str, Any], name: str) -> None:
         """Write a Secret's or ConfigMap's keys as files, as the kubelet does:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dkgen.load import parse_layer
-from dkgen.yaml_text import to_yaml, yaml_scalar
+from dkgen.yaml.text import to_yaml, yaml_scalar
 
 scalars = (
     st.none()

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dkgen.errors import Problem
+from dkgen.render.autoscaling import render_autoscaling
 from dkgen.render.common import KubeObject, in_namespace
 from dkgen.render.daskconfig import render_dask_config
 from dkgen.render.jupyter import render_jupyter
+from dkgen.render.jupyter_home import render_jupyter_home
 from dkgen.render.loadbalancers import render_load_balancers
+from dkgen.render.monitoring import render_monitoring
 from dkgen.render.namespace import render_namespace
 from dkgen.render.networkpolicy import render_network_policies
-from dkgen.render.patches import apply_patches
+from dkgen.render.patches import apply_patches, patch_problems
 from dkgen.render.poddisruptionbudget import render_pod_disruption_budgets
 from dkgen.render.rollout import stamp_config_hashes
 from dkgen.render.scheduler import render_scheduler
@@ -37,21 +41,36 @@ COMPONENTS: tuple[ComponentRenderer, ...] = (
     render_dask_config,
     render_scheduler,
     render_workers,
+    render_jupyter_home,
+    render_autoscaling,
     render_jupyter,
     render_load_balancers,
     render_network_policies,
     render_pod_disruption_budgets,
+    render_monitoring,
 )
 
 # The only cluster-scoped kind dkgen generates.
 _CLUSTER_SCOPED = frozenset({"Namespace"})
 
 
-def render_objects(settings: Settings) -> list[KubeObject]:
-    """Every Kubernetes object of the deployment, in registry order, patched."""
-    objects = [
+def generated_objects(settings: Settings) -> list[KubeObject]:
+    """Every Kubernetes object the components generate, in registry order, unpatched."""
+    return [
         obj if obj["kind"] in _CLUSTER_SCOPED else in_namespace(obj, settings.namespace)
         for component in COMPONENTS
         for obj in component(settings)
     ]
-    return stamp_config_hashes(apply_patches(objects, settings.patches))
+
+
+def render_objects(settings: Settings) -> list[KubeObject]:
+    """Every Kubernetes object of the deployment, in registry order, patched."""
+    return stamp_config_hashes(apply_patches(generated_objects(settings), settings.patches))
+
+
+def dry_patch_problems(settings: Settings) -> list[Problem]:
+    """What applying ``settings.patches`` to the generated objects would meet
+    (validation runs this, so that rendering never refuses a patch)."""
+    if not settings.patches:
+        return []
+    return patch_problems(generated_objects(settings), settings.patches)

@@ -26,6 +26,9 @@ SCHEDULER_SERVICE = "dask-scheduler"
 # files; nothing in the images needs a named user: HOME, /tmp and the
 # scratch space are emptyDir volumes that fsGroup makes writable.
 RUN_AS_USER = 10001
+# RUN_AS_USER has no passwd entry in the images, so pwd lookups fail;
+# getpass.getuser() (and what builds on it) reads $USER first and never gets there.
+RUN_AS_USER_NAME = "dask"
 
 # Dask reads YAML from the directory in DASK_CONFIG last, so it wins over the
 # images' own /etc/dask and site-prefix files (DASK_* variables still win).
@@ -142,13 +145,23 @@ def pod_deployment(
     recreate: bool = False,
     tolerations: list[dict[str, str]] | None = None,
 ) -> KubeObject:
-    """A Deployment of one container, pinned to ``pool``, under the shared pod policy."""
+    """A Deployment of one container, pinned to ``pool``, under the shared pod policy.
+
+    Every container gets ``USER`` (see :data:`RUN_AS_USER_NAME`) unless it sets
+    one. Service links stay off: each Service would otherwise inject
+    ``<NAME>_PORT=tcp://...`` variables, and a Service named ``jupyter`` makes
+    ``JUPYTER_PORT``, which jupyter_server reads as its port.
+    """
+    env = container.get("env", [])
+    if not any(entry["name"] == "USER" for entry in env):
+        container = {**container, "env": [{"name": "USER", "value": RUN_AS_USER_NAME}, *env]}
     spec: dict[str, Any] = {"replicas": replicas}
     if recreate:
         spec["strategy"] = {"type": "Recreate"}
     pod: dict[str, Any] = {
         "serviceAccountName": SERVICE_ACCOUNT,
         "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
         "nodeSelector": pinned_to(pool),
     }
     if tolerations:

@@ -28,6 +28,7 @@ from dkgen.render.common import (
     scratch_volumes,
     selector_labels,
 )
+from dkgen.render.jupyter_home import home_volume
 from dkgen.settings import Settings
 
 COMPONENT = "jupyter"
@@ -81,7 +82,8 @@ def render_jupyter(settings: Settings) -> list[KubeObject]:
         settings.cluster.core_pool,
         container,
         [
-            *scratch_volumes("tmp", "home"),
+            *scratch_volumes("tmp"),
+            home_volume(settings),
             {
                 "name": "token",
                 "secret": {

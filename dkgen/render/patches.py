@@ -22,14 +22,15 @@ matter (kustomize would require ``dask``: every generated object is there).
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from dkgen import target_regex
 from dkgen.errors import Problem, SettingsError
+from dkgen.kube_rules import check_patched_object
 from dkgen.patches import parse_selector
 from dkgen.render.common import KubeObject
-from dkgen.settings import Patch, PatchTarget
+from dkgen.secrets import secret_problems
+from dkgen.settings import Patch
 
 # The patch strategy of the Kubernetes types dkgen generates, from the
 # x-kubernetes-patch-merge-key / -strategy markers of the Kubernetes API:
@@ -73,55 +74,125 @@ class PatchError(Exception):
 
 
 def apply_patches(objects: list[KubeObject], patches: tuple[Patch, ...]) -> list[KubeObject]:
-    """``objects`` with every patch applied in order; SettingsError names a failing patch."""
+    """``objects`` with every patch applied in order.
+
+    Validation has applied the same patches dry (:func:`patch_problems`), so
+    a patch that fails here is dkgen's bug, not the user's.
+    """
+    result, problems = _apply_all(objects, patches)
+    if problems:
+        raise SettingsError(problems)  # unreachable after validate; kept as a guard
+    return result
+
+
+def patched_or_none(
+    objects: list[KubeObject], patches: tuple[Patch, ...]
+) -> list[KubeObject] | None:
+    """``objects`` patched, or None where a patch fails (the dry run reports why)."""
+    result, problems = _apply_all(objects, patches)
+    return None if problems else result
+
+
+def patch_problems(objects: list[KubeObject], patches: tuple[Patch, ...]) -> list[Problem]:
+    """Every problem applying ``patches`` to ``objects`` meets, all at once.
+
+    A patch that fails is left out and the next one applied to what came
+    before it, so one run reports every failing patch.
+    """
+    return _apply_all(objects, patches, secrets=True)[1]
+
+
+def _apply_all(
+    objects: list[KubeObject], patches: tuple[Patch, ...], *, secrets: bool = False
+) -> tuple[list[KubeObject], list[Problem]]:
     if not patches:
         # The copy below keeps a patch's edits out of whatever the renderers'
         # objects share (module constants, settings); with no patch there are
         # no edits, and the deep copy was a tenth of a fleet cluster's render.
-        return list(objects)
+        return list(objects), []
     result: list[KubeObject] = copy.deepcopy(objects)
+    problems: list[Problem] = []
+    touched: dict[tuple[Any, ...], Patch] = {}  # the last patch that changed each object
     for patch in patches:
         selected = [index for index, obj in enumerate(result) if _selects(patch, obj)]
         if not selected:
-            raise SettingsError([_no_match(patch, result)])
+            problems.append(_no_match(patch, result))
+            continue
         patched_objects: list[KubeObject | None] = list(result)
+        failed: list[Problem] = []
         for index in selected:
-            before = _identity(result[index])
-            try:
-                patched = _apply(patch, result[index])
-            except PatchError as err:
-                raise SettingsError(
-                    [Problem(patch.origin, patch.label, f"{_name(result[index])}: {err}")]
-                ) from None
-            if patched is not None and _identity(patched) != before:
-                raise SettingsError(
-                    [
-                        Problem(
-                            patch.origin,
-                            patch.label,
-                            f"{_name(result[index])}: the patch renames the object or changes "
-                            "its kind",
-                            "dkgen names output files after kind and name; change the settings "
-                            "instead",
-                        )
-                    ]
-                )
-            wrong = _non_string_metadata(patched) if patched is not None else None
-            if wrong:
-                raise SettingsError(
-                    [
-                        Problem(
-                            patch.origin,
-                            patch.label,
-                            f"{_name(result[index])}: {wrong}; Kubernetes labels and "
-                            "annotations map names to strings",
-                            "quote the value (YAML reads 2 or true as a number or boolean)",
-                        )
-                    ]
-                )
+            patched, failed = _apply_checked(patch, result[index])
+            if failed:
+                break
+            touched[_identity(result[index])] = patch
             patched_objects[index] = patched  # None: the patch deleted it
+        if failed:
+            problems.extend(failed)
+            continue
         result = [obj for obj in patched_objects if obj is not None]
-    return result
+    if secrets:  # once, in the dry run: render and the safety rule need not repeat it
+        problems += _new_secrets(objects, result, touched)
+    return result, problems
+
+
+def _new_secrets(
+    before: list[KubeObject], after: list[KubeObject], touched: dict[tuple[Any, ...], Patch]
+) -> list[Problem]:
+    """Check the patched objects, not only the patches: a JSON 6902 patch can
+    add an empty credential variable and set its value in a second
+    operation, and each operation alone looks harmless. Once, after every
+    patch, for the objects a patch changed (per patch, 200 patches took a
+    second); a secret is blamed on the last patch that changed its object."""
+    originals = {_identity(obj): obj for obj in before}
+    problems = []
+    for obj in after:
+        identity = _identity(obj)
+        patch = touched.get(identity)
+        if patch is None or identity not in originals:
+            continue
+        had = {(p.path, p.message) for p in secret_problems(originals[identity], patch.origin)}
+        problems += [
+            Problem(patch.origin, patch.label, f"{_name(obj)}: {p.message}", p.hint)
+            for p in secret_problems(obj, patch.origin)
+            if (p.path, p.message) not in had
+        ]
+    return problems
+
+
+def _apply_checked(patch: Patch, obj: KubeObject) -> tuple[KubeObject | None, list[Problem]]:
+    """``obj`` patched, or the problems that stop it (the object as it was, untouched)."""
+    before = _identity(obj)
+    try:
+        # _apply builds a new object (the strategic merge copies what it
+        # changes, JSON 6902 works on a deep copy), so a failing patch leaves
+        # ``obj`` as the next patches should see it.
+        patched = _apply(patch, obj)
+    except PatchError as err:
+        return None, [Problem(patch.origin, patch.label, f"{_name(obj)}: {err}")]
+    if patched is not None and _identity(patched) != before:
+        return None, [
+            Problem(
+                patch.origin,
+                patch.label,
+                f"{_name(obj)}: the patch renames the object or changes its kind",
+                "dkgen names output files after kind and name; change the settings instead",
+            )
+        ]
+    wrong = _non_string_metadata(patched) if patched is not None else None
+    if wrong:
+        return None, [
+            Problem(
+                patch.origin,
+                patch.label,
+                f"{_name(obj)}: {wrong}; Kubernetes labels and annotations map names to strings",
+                "quote the value (YAML reads 2 or true as a number or boolean)",
+            )
+        ]
+    # What the API server would refuse in the patched object (dkgen/kube_rules.py).
+    refused = check_patched_object(patched) if patched is not None else []
+    if refused:
+        return None, [Problem(patch.origin, patch.label, f"{_name(obj)}: {r}") for r in refused]
+    return patched, []
 
 
 def _non_string_metadata(obj: KubeObject) -> str | None:
@@ -164,23 +235,8 @@ def _identity(obj: KubeObject) -> tuple[Any, ...]:
     return (obj.get("apiVersion"), obj.get("kind"), metadata.get("name"), metadata.get("namespace"))
 
 
-def _target_of(patch: Patch) -> PatchTarget:
-    if patch.target is not None:
-        return patch.target
-    body = patch.body
-    group, _, version = str(body.get("apiVersion", "")).rpartition("/")
-    metadata = body.get("metadata") or {}
-    return PatchTarget(
-        group=re.escape(group) if body.get("apiVersion") else None,
-        version=re.escape(version) if body.get("apiVersion") else None,
-        kind=re.escape(body["kind"]),
-        name=re.escape(metadata["name"]),
-        namespace=re.escape(metadata["namespace"]) if metadata.get("namespace") else None,
-    )
-
-
 def _selects(patch: Patch, obj: KubeObject) -> bool:
-    target = _target_of(patch)
+    target = patch.selects
     group, version = _group_version(obj)
     metadata = obj.get("metadata") or {}
     fields = [
@@ -193,7 +249,7 @@ def _selects(patch: Patch, obj: KubeObject) -> bool:
     for pattern, value in fields:
         # kustomize anchors every selector field: `dask` does not match `dask-scheduler`.
         # target_regex, not re: Python's backtracking could stall on `(a|a)*b`.
-        if pattern is not None and not target_regex.fullmatch(f"(?:{pattern})", str(value)):
+        if pattern is not None and not target_regex.fullmatch(pattern, str(value)):
             return False
     for selector, values in (
         (target.label_selector, metadata.get("labels") or {}),
@@ -207,7 +263,7 @@ def _selects(patch: Patch, obj: KubeObject) -> bool:
 
 
 def _no_match(patch: Patch, objects: list[KubeObject]) -> Problem:
-    target = _target_of(patch)
+    target = patch.selects
     wanted = ", ".join(
         f"{field}={value}"
         for field, value in (
@@ -226,8 +282,7 @@ def _no_match(patch: Patch, objects: list[KubeObject]) -> Problem:
     same_kind = [
         str(obj["metadata"]["name"])
         for obj in objects
-        if target.kind is None
-        or target_regex.fullmatch(f"(?:{target.kind})", str(obj.get("kind", "")))
+        if target.kind is None or target_regex.fullmatch(target.kind, str(obj.get("kind", "")))
     ]
     hint = (
         f"generated objects of that kind: {', '.join(same_kind)}"

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+
 from dkgen import __version__
+from dkgen.autoscaling import KEDA_VERSION, adaptive_groups
 from dkgen.capacity import format_plan_markdown, plan
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
+from dkgen.render.jupyter import HOME
+from dkgen.render.jupyter_home import CLAIM_NAME
+from dkgen.render.kustomization import NEVER_PRUNED, apply_command
 from dkgen.render.loadbalancers import exposed_endpoints, external_service_name
+from dkgen.render.port_forward import SCHEDULER_LOCAL_PORT, local_port, port_forwards
 from dkgen.settings import Settings
 
 
@@ -34,16 +41,18 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
             for obj in objects
         ],
         "",
-        "`cluster.sh` creates and deletes the GKE cluster "
-        f"`{settings.cluster.name}` in `{settings.cluster.zone}`.",
+        "`cluster.sh` makes the GKE cluster "
+        f"`{settings.cluster.name}` in `{settings.cluster.location}` what the settings say, "
+        "and deletes it (`./cluster.sh --help`).",
         "",
         *_capacity(settings),
         "## Apply",
         "",
         "```sh",
-        "./cluster.sh create --dry-run   # review the gcloud commands",
-        "./cluster.sh create             # create the cluster and node pools",
-        "kubectl apply -k .              # create the objects",
+        "./cluster.sh diff    # what apply would change on GKE, one line per change",
+        "./cluster.sh apply   # create or update the cluster and node pools",
+        *_keda_lines(settings),
+        *_kubectl_apply(settings, objects),
     ]
     if jupyter.enabled:
         lines += [
@@ -54,35 +63,91 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
     lines += [
         "```",
         "",
+        *_day_two(),
         "## Reach the cluster",
         "",
         *_exposure_lines(settings),
         "```sh",
-        f"kubectl --namespace {ns} port-forward service/{SCHEDULER_SERVICE} "
-        f"{scheduler.dashboard_port}:{scheduler.dashboard_port}"
-        f"   # dashboard: http://localhost:{scheduler.dashboard_port}",
+        *_port_forwards(settings),
     ]
-    if jupyter.enabled:
-        lines += [
-            f"kubectl --namespace {ns} port-forward service/jupyter {jupyter.port}:{jupyter.port}"
-            f"   # Jupyter: http://localhost:{jupyter.port}/lab",
-            f"kubectl --namespace {ns} get secret {jupyter.token_secret} "
-            "-o jsonpath='{.data.token}' | base64 -d   # the token",
-        ]
     lines += [
         "```",
         "",
         "From a notebook in the cluster, `distributed.Client()` connects to "
-        f"`tcp://{SCHEDULER_SERVICE}:{scheduler.tcp_port}` (set in `DASK_SCHEDULER_ADDRESS`).",
+        f"`tcp://{SCHEDULER_SERVICE}:{scheduler.tcp_port}` (set in `DASK_SCHEDULER_ADDRESS`); "
+        "from your machine, with the scheduler's port forwarded as above, "
+        f'`Client("tcp://localhost:{local_port(scheduler.tcp_port, SCHEDULER_LOCAL_PORT)}")` '
+        "(your Python must run the cluster's Dask release).",
         "",
         "## Tear down",
         "",
         "```sh",
-        "./cluster.sh delete   # deletes load balancers first, then the cluster",
+        "./cluster.sh delete   # load balancers first, then the cluster; safe to re-run",
         "```",
         "",
+        *_notebooks_note(settings),
     ]
     return "\n".join(lines)
+
+
+def _notebooks_note(settings: Settings) -> list[str]:
+    """Say where the notebooks live and that the cluster takes them along (livable)."""
+    if not (settings.jupyter.enabled and settings.jupyter.home.persistent):
+        return []
+    return [
+        f"Jupyter's notebooks live on the PersistentVolumeClaim `{CLAIM_NAME}` (a persistent",
+        "disk): they survive pod restarts, and are deleted with the cluster. Copy out what",
+        f"you want to keep first: `kubectl --namespace {settings.namespace} cp "
+        f"<jupyter pod>:{HOME} ./notebooks`.",
+        "",
+    ]
+
+
+def _kubectl_apply(settings: Settings, objects: list[KubeObject]) -> list[str]:
+    """The documented apply, one flag per line: it prunes this cluster's objects
+    that the output no longer holds (kustomization.py says how and why)."""
+    words = apply_command(settings, objects, ".")
+    head = shlex.join(words[:7])
+    flags = [shlex.quote(word) for word in words[7:]]
+    if not flags:
+        return [head]
+    return [f"{head} \\", *(f"  {flag} \\" for flag in flags[:-1]), f"  {flags[-1]}"]
+
+
+def _day_two() -> list[str]:
+    never = " or ".join(f"a {kind} ({why})" for kind, why in NEVER_PRUNED.items())
+    return [
+        "## Day two",
+        "",
+        "1. Edit the settings and run `dkgen build` again: it prints the impact (pods that",
+        "   restart, node pools updated in place, replaced, created or deleted, Services",
+        "   whose exposure changes); `dkgen check` prints it without writing.",
+        "2. Review `git diff` of this directory.",
+        "3. `./cluster.sh diff`, then `./cluster.sh apply`. Re-running apply changes nothing;",
+        "   an interrupted one finishes on the next run. What GKE cannot change in place",
+        "   (spot, preemptible, access scopes) needs `./cluster.sh apply --replace`; node",
+        "   pools the settings no longer have are deleted after a question (`--yes`).",
+        "4. The `kubectl apply` above. `--prune` deletes this cluster's objects (its",
+        "   `app.kubernetes.io/instance` label) of the listed kinds that dkgen no longer",
+        "   generates, and nothing else;",
+        f"   never {never}.",
+        "",
+    ]
+
+
+def _port_forwards(settings: Settings) -> list[str]:
+    """One ``kubectl port-forward`` line per endpoint (render/port_forward.py)."""
+    ns = settings.namespace
+    lines = [
+        f"kubectl --namespace {ns} port-forward {target} {local}:{remote}   # {comment}"
+        for target, local, remote, comment in port_forwards(settings)
+    ]
+    if settings.jupyter.enabled:
+        lines.append(
+            f"kubectl --namespace {ns} get secret {settings.jupyter.token_secret} "
+            "-o jsonpath='{.data.token}' | base64 -d   # the token"
+        )
+    return lines
 
 
 def _exposure_lines(settings: Settings) -> list[str]:
@@ -117,3 +182,12 @@ def _capacity(settings: Settings) -> list[str]:
         *format_plan_markdown(plan(settings)),
         "",
     ]
+
+
+def _keda_lines(settings: Settings) -> list[str]:
+    """Adaptive groups need KEDA's CRDs before `kubectl apply`; create installs them."""
+    groups = adaptive_groups(settings)
+    if not groups:
+        return []
+    names = ", ".join(group.name for group in groups)
+    return [f"# ... and installs KEDA {KEDA_VERSION}, which scales the adaptive groups ({names})"]

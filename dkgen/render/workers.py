@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dkgen.autoscaling import termination_grace_seconds
 from dkgen.render.common import (
     KubeObject,
     container_security_context,
@@ -27,6 +28,15 @@ from dkgen.render.common import (
     scratch_volumes,
     selector_labels,
 )
+from dkgen.render.worker_lifecycle import (
+    ephemeral_request,
+    max_spill_env,
+    name_args,
+    pod_name_env,
+    retire_hook,
+    scratch_volume,
+)
+from dkgen.scratch import Scratch, group_scratch
 from dkgen.settings import Settings, WorkerGroup
 
 COMPONENT = "worker"
@@ -41,7 +51,14 @@ def worker_deployment_name(group: WorkerGroup) -> str:
 
 
 def render_workers(settings: Settings) -> list[KubeObject]:
-    return [_deployment(settings, group) for group in settings.workers]
+    scratch = group_scratch(settings)
+    return [_deployment(settings, group, scratch[group.name]) for group in settings.workers]
+
+
+def worker_processes(group: WorkerGroup) -> int:
+    """Dask worker processes per pod: one, or one per GPU under dask-cuda."""
+    accelerator = group.pool.accelerator
+    return accelerator.count if group.dask_cuda and accelerator else 1
 
 
 def worker_args(settings: Settings, group: WorkerGroup) -> list[str]:
@@ -63,11 +80,23 @@ def worker_args(settings: Settings, group: WorkerGroup) -> list[str]:
         f":{WORKER_DASHBOARD_PORT}",
         "--local-directory",
         "/scratch",
+        *name_args(),
+        *_resources_arg(group),
     ]
 
 
-def _resources(group: WorkerGroup) -> dict[str, Any]:
+def _resources_arg(group: WorkerGroup) -> list[str]:
+    """``--resources "GPU=1 MEM=1e9"``: Dask splits the one value on spaces."""
+    if not group.resources:
+        return []
+    # repr keeps every digit (1e15 stays exact); integral amounts print as integers.
+    amounts = [f"{name}={int(n) if n == int(n) else n!r}" for name, n in group.resources]
+    return ["--resources", " ".join(amounts)]
+
+
+def _resources(group: WorkerGroup, scratch: Scratch) -> dict[str, Any]:
     amounts = resources(group.cpus, group.memory)
+    amounts["requests"]["ephemeral-storage"] = ephemeral_request(scratch)
     if group.pool.accelerator:
         gpus = str(group.pool.accelerator.count)
         amounts["requests"][GPU_RESOURCE] = gpus
@@ -85,21 +114,32 @@ def _tolerations(group: WorkerGroup) -> list[dict[str, str]]:
     return tolerations
 
 
-def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
+def _env(settings: Settings, group: WorkerGroup, scratch: Scratch) -> list[dict[str, Any]]:
+    """dkgen's variables, then the group's; a name the group sets itself
+    (``HOME``, ``DASK_CONFIG``) is the group's alone: one entry, its value."""
+    own = env_list(group.env)
+    named = {entry["name"] for entry in own}
+    fixed = [
+        {"name": "HOME", "value": "/tmp"},
+        pod_name_env(),
+        *max_spill_env(group, scratch),
+        *dask_config_env(settings),
+    ]
+    return [*(entry for entry in fixed if entry["name"] not in named), *own]
+
+
+def _deployment(settings: Settings, group: WorkerGroup, scratch: Scratch) -> KubeObject:
     labels = {**selector_labels(COMPONENT), GROUP_LABEL: group.name}
     container: dict[str, Any] = {
         "name": COMPONENT,
         "image": group.image,
         "args": worker_args(settings, group),
-        "env": [
-            {"name": "HOME", "value": "/tmp"},
-            *dask_config_env(settings),
-            *env_list(group.env),
-        ],
+        "env": _env(settings, group, scratch),
         "ports": [{"name": "dashboard", "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}],
-        "resources": _resources(group),
+        "resources": _resources(group, scratch),
+        # No livenessProbe: a long task would fail it (dkgen/render/worker_lifecycle.py).
         "readinessProbe": http_probe("/health", "dashboard", initial_delay=5, period=10),
-        "livenessProbe": http_probe("/health", "dashboard", initial_delay=15, period=20),
+        "lifecycle": retire_hook(settings),
         "securityContext": container_security_context(),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
@@ -107,15 +147,21 @@ def _deployment(settings: Settings, group: WorkerGroup) -> KubeObject:
             *dask_config_mounts(settings),
         ],
     }
-    return pod_deployment(
+    deployment = pod_deployment(
         worker_deployment_name(group),
         labels,
         group.pool,
         container,
-        [*scratch_volumes("tmp", "scratch"), *dask_config_volumes(settings)],
+        [*scratch_volumes("tmp"), scratch_volume(scratch), *dask_config_volumes(settings)],
         replicas=group.count,
         tolerations=_tolerations(group),
     )
+    pod = deployment["spec"]["template"]["spec"]
+    pod["terminationGracePeriodSeconds"] = termination_grace_seconds(group)
+    if group.adaptive:
+        # KEDA owns the replica count; a replicas field would reset it on every apply.
+        del deployment["spec"]["replicas"]
+    return deployment
 
 
 # Worker pools carry this taint (cluster.sh) so that only workers land there.

@@ -1,0 +1,102 @@
+"""Adaptive worker groups: a range that makes sense, nodes enough for its max, work it can see.
+
+For every group with ``adaptive`` (README "Adaptive scaling"):
+
+* ``adaptive.min`` larger than ``adaptive.max`` is an **error**.
+* ``adaptive.max`` workers that need more nodes than the pool's ``max_nodes``
+  (``num_nodes`` without autoscaling; per zone in a regional cluster) is an
+  **error**: KEDA would ask for pods that stay Pending. The message gives the
+  nodes needed and the most workers the pool holds. (A fixed ``count`` that
+  does not fit stays a warning, from the capacity checks.)
+* An adaptive pool without GKE autoscaling is a **note**: the pods follow the
+  work, but its nodes, and the bill, do not.
+* A named adaptive group that declares no ``resources`` is a **warning**: its
+  demand is the work only it can run, which is work that asks for resources
+  it declares; without any, nothing counts toward it and it stays at its min.
+* ``scheduler.tcp_port`` or ``scheduler.bokeh_port`` equal to the
+  autoscaler's port (8788) is an **error** while a group is adaptive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from dkgen.autoscaling import AUTOSCALER_PORT
+from dkgen.capacity import PoolPlan, plan
+from dkgen.errors import Problem, Severity
+from dkgen.keypath import Locator, format_path
+from dkgen.settings import DEFAULT_GROUP, Settings
+
+
+def check(settings: Settings, where: Locator) -> Iterator[Problem]:
+    pools = [pool for pool in plan(settings) if pool.group and pool.group.adaptive]
+    for pool in pools:
+        yield from _check_group(pool, where)
+    if pools:
+        yield from _check_ports(settings, where)
+
+
+def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
+    group = pool.group
+    assert group is not None and group.adaptive is not None  # adaptive groups only
+    adaptive = group.adaptive
+
+    def name(key: str) -> str:
+        return format_path(where.path(group.name, key))
+
+    def problem(key: str, message: str, hint: str, severity: Severity = "error") -> Problem:
+        path = where.path(group.name, key)
+        return Problem(where.origin(path), format_path(path), message, hint, severity)
+
+    if adaptive.min > adaptive.max:
+        yield problem(
+            "adaptive.min",
+            f"adaptive.min ({adaptive.min}) is larger than adaptive.max ({adaptive.max})",
+            f"lower {name('adaptive.min')} or raise {name('adaptive.max')}",
+        )
+    if not group.pool.autoscaling:
+        yield problem(
+            "autoscaling",
+            f"the group scales its workers between {adaptive.min} and {adaptive.max}, but its "
+            f"node pool stays at {group.pool.num_nodes} nodes",
+            f"set {name('autoscaling')}: true so that GKE adds and removes nodes with the workers",
+            severity="note",
+        )
+    if group.name != DEFAULT_GROUP and not group.resources:
+        yield problem(
+            "adaptive",
+            "the group declares no worker resources, so no work counts toward it (its demand "
+            "is work that asks for resources only it declares) and it stays at adaptive.min",
+            f"declare some, such as worker_groups.{group.name}.resources: "
+            f"{{{group.name.upper().replace('-', '_')}: 1}}, and submit its work with "
+            "resources={...}",
+            severity="warning",
+        )
+    if pool.machine is None or not pool.per_node or pool.nodes_needed is None:
+        return
+    per_zone = math.ceil(pool.nodes_needed / pool.zones)
+    limit = pool.node_limit
+    if per_zone > limit:
+        key = "max_nodes" if group.pool.autoscaling else "num_nodes"
+        zones = f" per zone ({limit * pool.zones} in {pool.zones} zones)" if pool.zones > 1 else ""
+        held = limit * pool.zones * pool.per_node
+        yield problem(
+            "adaptive.max",
+            f"adaptive.max {adaptive.max} workers need {pool.nodes_needed} {pool.machine.name} "
+            f"nodes ({pool.per_node} fit on a node), but {key} {limit}{zones} holds {held}",
+            f"raise {name(key)} to {per_zone}, or lower {name('adaptive.max')} to {held}",
+        )
+
+
+def _check_ports(settings: Settings, where: Locator) -> Iterator[Problem]:
+    scheduler = settings.scheduler
+    for key, port in (("tcp_port", scheduler.tcp_port), ("bokeh_port", scheduler.dashboard_port)):
+        if port == AUTOSCALER_PORT:
+            path = where.path(None, f"scheduler.{key}")
+            yield Problem(
+                where.origin(path),
+                format_path(path),
+                f"port {port} is the scheduler's autoscaler port while a worker group is adaptive",
+                f"choose another scheduler.{key}",
+            )

@@ -1,0 +1,216 @@
+"""One Dask release and one Python minor on the scheduler, every worker group and Jupyter.
+
+Dask pickles tasks in the client (the notebook) and unpickles them in the
+workers, and the scheduler speaks one protocol with both: a client warns with
+``VersionMismatchWarning`` when the releases differ, and tasks can fail on
+different Python minors. The build reads each component's versions:
+
+* the official images, ``ghcr.io/dask/dask`` and ``ghcr.io/dask/dask-notebook``
+  (and the older ``daskdev/*``), from their tag ``<dask>-py<python>``;
+* RAPIDS images (``rapidsai/base``, ``rapidsai/notebooks``, and NGC's
+  ``nvcr.io/nvidia/rapidsai/*``), tagged ``<rapids>-cuda<cuda>-py<python>``,
+  through ``data/rapids-dask.yaml``: which Dask each RAPIDS release pins, with
+  its source; they have dask-cuda;
+* any other image from ``images: {<image>: {dask, python, dask_cuda}}`` in
+  the settings (a declaration also wins over what a tag says).
+
+A component whose Dask release or Python minor differs from the scheduler's
+is an **error** at its image, with the image to use. A group with
+``dask_cuda: true`` whose image has no dask-cuda (the official images have
+none) is an **error**. An image whose versions cannot be read is a
+**warning** naming the ``images`` entry that would declare them.
+
+::
+
+    gpu.yaml:14:12: error: worker_groups.gpu.image: rapidsai/base:25.10-cuda12.9-py3.12
+      runs Dask 2025.9.1 (RAPIDS 25.10), but the scheduler runs Dask 2026.8.0
+      hint: run one Dask release and Python everywhere: set worker_groups.gpu.image ...
+
+(one line each when printed).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import yaml
+
+from dkgen.errors import Problem, Severity
+from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.resources import rapids_dask_path
+from dkgen.settings import Settings
+
+_DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
+_OFFICIAL = re.compile(
+    r"^(?P<name>(?:ghcr\.io/dask|(?:docker\.io/)?daskdev)/(?:dask|dask-notebook))"
+    rf":(?P<dask>\d{{4}}\.\d{{1,2}}\.\d+)(?:-py(?P<python>3\.\d+))?{_DIGEST}$"
+)
+_RAPIDS = re.compile(
+    r"^(?P<name>(?:(?:docker\.io/)?rapidsai|nvcr\.io/nvidia/rapidsai)/(?:base|notebooks))"
+    rf":(?P<release>\d{{2}}\.\d{{2}})-cuda(?P<cuda>\d+(?:\.\d+)?)-py(?P<python>3\.\d+){_DIGEST}$"
+)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What an image runs, and how dkgen knows it (for the message)."""
+
+    dask: str
+    python: str | None
+    dask_cuda: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class _Component:
+    label: str
+    path: KeyPath
+    image: str
+
+
+@functools.cache
+def rapids_dask() -> dict[str, str]:
+    """RAPIDS release (``26.02``) -> the Dask release it pins, from the data table."""
+    with rapids_dask_path().open(encoding="utf-8") as handle:
+        table = yaml.safe_load(handle)["rapids"]
+    return {str(release): str(dask) for release, dask in table.items()}
+
+
+def image_facts(image: str, settings: Settings) -> ImageFacts | str:
+    """The image's versions, or why they cannot be read."""
+    declared = dict(settings.images).get(image)
+    if declared is not None:
+        return ImageFacts(declared.dask, declared.python, declared.dask_cuda, "declared in images")
+    official = _OFFICIAL.match(image)
+    if official:
+        return ImageFacts(official["dask"], official["python"], False, "its tag")
+    rapids = _RAPIDS.match(image)
+    if rapids:
+        release = rapids["release"]
+        dask = rapids_dask().get(release)
+        if dask is None:
+            return f"RAPIDS {release} is not in dkgen's table (data/rapids-dask.yaml)"
+        return ImageFacts(dask, rapids["python"], True, f"RAPIDS {release}")
+    return "dkgen reads only the tags of the official Dask images and of RAPIDS images"
+
+
+def _components(settings: Settings, where: Locator) -> list[_Component]:
+    found = [
+        _Component("the scheduler", where.path(None, "scheduler.image"), settings.scheduler.image)
+    ]
+    found += [
+        _Component(f"worker group {group.name}", where.path(group.name, "image"), group.image)
+        for group in settings.workers
+    ]
+    if settings.jupyter.enabled:
+        found.append(
+            _Component("Jupyter", where.path(None, "jupyter.image"), settings.jupyter.image)
+        )
+    # A group that inherits workers.image shares its position: report it once.
+    unique: dict[KeyPath, _Component] = {}
+    for component in found:
+        unique.setdefault(component.path, component)
+    return list(unique.values())
+
+
+def check(settings: Settings, where: Locator) -> Iterator[Problem]:
+    components = _components(settings, where)
+    facts = {c.path: image_facts(c.image, settings) for c in components}
+    known = [c for c in components if isinstance(facts[c.path], ImageFacts)]
+    for component in components:
+        reason = facts[component.path]
+        if isinstance(reason, str):
+            yield _problem(
+                where,
+                component,
+                f"cannot tell which Dask release {component.image} runs: {reason}",
+                f'declare it: images: {{"{component.image}": {{dask: <release>, '
+                'python: "<3.x>", dask_cuda: <true|false>}}',
+                severity="warning",
+            )
+    yield from _dask_cuda(settings, where, facts)
+    if not known:
+        return
+    reference = known[0]  # the scheduler whenever its image is known
+    ref = facts[reference.path]
+    assert isinstance(ref, ImageFacts)
+    for component in known[1:]:
+        mine = facts[component.path]
+        assert isinstance(mine, ImageFacts)
+        if mine.dask != ref.dask:
+            yield _problem(
+                where,
+                component,
+                f"{component.image} runs Dask {mine.dask} ({mine.source}), but "
+                f"{reference.label} runs Dask {ref.dask}",
+                _fix(component, reference, ref),
+            )
+        elif mine.python and ref.python and mine.python != ref.python:
+            yield _problem(
+                where,
+                component,
+                f"{component.image} runs Python {mine.python}, but {reference.label} runs "
+                f"Python {ref.python}; tasks pickled on one minor may not load on the other",
+                _fix(component, reference, ref),
+            )
+
+
+def _fix(component: _Component, reference: _Component, ref: ImageFacts) -> str:
+    """The image that would agree, when the component's family has one; else the two keys."""
+    suggestion = ""
+    official = _OFFICIAL.match(component.image)
+    rapids = _RAPIDS.match(component.image)
+    if official and ref.python:
+        suggestion = f" such as {official['name']}:{ref.dask}-py{ref.python}"
+    elif rapids:
+        releases = [r for r, dask in rapids_dask().items() if dask == ref.dask]
+        if releases and ref.python:
+            suggestion = (
+                f" such as {rapids['name']}:{releases[-1]}-cuda{rapids['cuda']}-py{ref.python}"
+            )
+    return (
+        f"run one Dask release and Python everywhere: set {format_path(component.path)} to an "
+        f"image with Dask {ref.dask}{' on Python ' + ref.python if ref.python else ''}"
+        f"{suggestion}, or change {format_path(reference.path)} to match it"
+    )
+
+
+def _dask_cuda(
+    settings: Settings, where: Locator, facts: dict[KeyPath, ImageFacts | str]
+) -> Iterator[Problem]:
+    for group in settings.workers:
+        if not group.dask_cuda:
+            continue
+        image_path = where.path(group.name, "image")
+        image_facts_ = facts.get(image_path)
+        if isinstance(image_facts_, ImageFacts) and not image_facts_.dask_cuda:
+            # At the group's own image when it names one, else at its dask_cuda:
+            # an inherited image's line (workers.image, maybe in the defaults) is not
+            # where this group went wrong.
+            own_image = image_path[:2] == ("worker_groups", group.name)
+            path = image_path if own_image else where.path(group.name, "dask_cuda")
+            yield Problem(
+                where.origin(path),
+                format_path(path),
+                f"worker group {group.name} has dask_cuda: true, but {group.image} has no "
+                "dask-cuda, so `dask cuda worker` cannot start",
+                "use an image with dask-cuda (a RAPIDS image such as "
+                f"rapidsai/base:{max(rapids_dask())}-cuda12-py3.12), declare dask_cuda: true "
+                "for this image "
+                f"under images if it has it, or set worker_groups.{group.name}.dask_cuda: false",
+            )
+
+
+def _problem(
+    where: Locator, component: _Component, message: str, hint: str, severity: Severity = "error"
+) -> Problem:
+    return Problem(
+        where.origin(component.path),
+        format_path(component.path),
+        message,
+        hint,
+        severity,
+    )

@@ -1,0 +1,109 @@
+"""Worker groups: names, node counts and accelerators.
+
+- ``worker_groups.default`` is refused: the default group is configured by
+  ``workers.*`` and ``cluster.*``.
+- With autoscaling, ``min_nodes`` may not exceed ``max_nodes``; a pool is
+  ``spot`` or ``preemptible``, not both.
+- ``dask_cuda: true`` needs the group's ``accelerator``.
+
+A named group inherits every key it leaves unset from the default group
+(:func:`dkgen.settings.group_key_path`), so a problem with an inherited
+value is reported at the default it came from. :class:`GroupView` is that
+view, shared by the rules that read a group's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dkgen.errors import Problem
+from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.settings import DEFAULT_GROUP, Settings, group_key_path
+
+# Reads through ``where`` only, which logs each read (dkgen.rules).
+READS: tuple[KeyPath, ...] = ()
+
+
+def check(settings: Settings, where: Locator) -> Iterator[Problem]:
+    """The rule: every problem it finds, at the setting to change."""
+    yield from _check_group_names(where)
+    yield from _check_node_counts(where)
+    yield from _check_accelerators(where)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """One worker group's effective values and where each came from.
+
+    A named group inherits unset keys from the default group, so a problem
+    with an inherited value is reported at the default it came from.
+    """
+
+    name: str
+    own: dict[str, Any]
+    where: Locator
+
+    def path(self, key: str) -> KeyPath:
+        return group_key_path(self.name, self.own, key)
+
+    def value(self, key: str) -> Any:
+        return value_at(self.where.data, self.path(key))
+
+    def problem(self, key: str, message: str, hint: str = "") -> Problem:
+        path = self.path(key)
+        return Problem(self.where.origin(path), format_path(path), message, hint)
+
+
+def groups(where: Locator) -> Iterator[GroupView]:
+    yield GroupView(DEFAULT_GROUP, {}, where)
+    for name, own in sorted(where.data["worker_groups"].items()):
+        yield GroupView(name, own, where)
+
+
+def value_at(data: Mapping[str, Any], path: KeyPath) -> Any:
+    node: Any = data
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _check_group_names(where: Locator) -> Iterator[Problem]:
+    if DEFAULT_GROUP in where.data["worker_groups"]:
+        path = ("worker_groups", DEFAULT_GROUP)
+        yield Problem(
+            where.key_origin(path),
+            format_path(path),
+            "the default group is configured by workers.* and cluster.*",
+            "move these settings to workers: and cluster:, or give the group another name",
+        )
+
+
+def _check_node_counts(where: Locator) -> Iterator[Problem]:
+    for group in groups(where):
+        low, high = group.value("min_nodes"), group.value("max_nodes")
+        if group.value("autoscaling") and low > high:
+            min_path = format_path(group.path("min_nodes"))
+            max_path = format_path(group.path("max_nodes"))
+            yield group.problem(
+                "min_nodes",
+                f"min_nodes ({low}) is larger than max_nodes ({high})",
+                f"lower {min_path} or raise {max_path}",
+            )
+        if group.value("spot") and group.value("preemptible"):
+            yield group.problem(
+                "spot",
+                "spot and preemptible are both true; a pool is one or the other",
+                "keep spot (preemptible's successor) and set preemptible to false",
+            )
+
+
+def _check_accelerators(where: Locator) -> Iterator[Problem]:
+    for group in groups(where):
+        if group.own.get("dask_cuda") and not group.own.get("accelerator"):
+            yield group.problem(
+                "dask_cuda",
+                "dask_cuda needs GPUs, but the group has no accelerator",
+                f"add worker_groups.{group.name}.accelerator: {{type: nvidia-tesla-t4, count: 1}}",
+            )

@@ -1,0 +1,157 @@
+"""Strategies for the hostile-input classes of issue 18 (tests/test_fuzz_hostile.py).
+
+Beside tests/fuzzing.py's trees, these generate each class the campaign
+found, so that a fix holds for the class and not only for its reproducer:
+
+* :func:`name_with_control_character`: a value the schema's pattern accepts
+  (every patterned setting, label value, environment and group name), with
+  a control character put in it, or a newline appended (which ``$`` let
+  through);
+* :func:`integral_float`: a whole-number float (``3.0``, ``3e0``, ``!!float
+  3``, ``30e-1``) at every setting the schema types as an integer;
+* :func:`yaml_directive`: a ``%YAML`` line with any version, well formed or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tests.fuzzing import LEAVES, SCHEMA, _resolve, _string, valid_value
+
+# Characters a name must never hold: C0 and C1 controls, DEL, and the line
+# breaks YAML or Python treat as such.
+CONTROL_CHARACTERS = st.one_of(
+    st.characters(min_codepoint=0, max_codepoint=0x1F),
+    st.sampled_from(["\x7f", "\x85", "\u2028", "\u2029", "\n"]),
+)
+
+
+@dataclass(frozen=True)
+class HostileValue:
+    """A setting's path (as ``-s`` writes it) and the value to put there."""
+
+    path: tuple[str, ...]
+    value: Any
+
+    def tree(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {"cluster": {"name": "demo"}}
+        node = tree
+        for part in self.path[:-1]:
+            node = node.setdefault(part, {})
+        node[self.path[-1]] = self.value
+        return tree
+
+    def override(self) -> str:
+        # JSON's string escapes are YAML 1.2 double-quoted escapes.
+        value = json.dumps(self.value)
+        return f"{'.'.join(self.path)}={value}"
+
+
+def _patterned() -> list[tuple[tuple[str, ...], dict[str, Any], str]]:
+    """(path, pattern schema, where): each value or name the schema shapes by a pattern."""
+    found: list[tuple[tuple[str, ...], dict[str, Any], str]] = []
+    for leaf, raw in LEAVES:
+        node = _resolve(raw)
+        path = tuple("gpu" if part == "*" else part for part in leaf)
+        if leaf[-1] == "*":
+            names = node.get("propertyNames")
+            if names:
+                found.append((path[:-1], names, "key"))
+            values = _resolve(node.get("additionalProperties") or {})
+            if "pattern" in values:
+                found.append((path[:-1], values, "value-in-map"))
+        elif "pattern" in node:
+            found.append((path, node, "value"))
+    # Names and list items LEAVES does not list on their own.
+    groups = _resolve(SCHEMA["properties"]["worker_groups"])
+    found.append((("worker_groups",), groups["propertyNames"], "key"))
+    cluster = SCHEMA["properties"]["cluster"]["properties"]
+    found.append((("cluster", "network_tags"), _resolve(cluster["network_tags"]["items"]), "item"))
+    return found
+
+
+PATTERNED = _patterned()
+INTEGERS = [
+    (tuple("gpu" if part == "*" else part for part in leaf), _resolve(node))
+    for leaf, node in LEAVES
+    if _resolve(node).get("type") == "integer"
+]
+
+
+@st.composite
+def name_with_control_character(draw: st.DrawFn) -> HostileValue:
+    path, schema, where = draw(st.sampled_from(PATTERNED))
+    valid = draw(_string({**schema, "maxLength": min(schema.get("maxLength", 20), 20)}))
+    bad = draw(CONTROL_CHARACTERS)
+    position = draw(st.integers(0, len(valid)))
+    text = valid + "\n" if draw(st.booleans()) else valid[:position] + bad + valid[position:]
+    if where == "key":
+        return HostileValue(path, {text: draw(_value_for_key(path))})
+    if where == "value-in-map":
+        return HostileValue(path, {"team": text})
+    if where == "item":
+        return HostileValue(path, [text])
+    return HostileValue(path, text)
+
+
+def _value_for_key(path: tuple[str, ...]) -> st.SearchStrategy[Any]:
+    if path[-1] == "worker_groups":
+        return st.just({"count": 1})
+    if path[-1] == "labels":
+        return st.just("x")
+    return st.just("1")  # an environment variable's value
+
+
+@st.composite
+def integral_float(draw: st.DrawFn) -> tuple[tuple[str, ...], str, int]:
+    """(path, the float as written in YAML, the whole number it equals)."""
+    path, schema = draw(st.sampled_from(INTEGERS))
+    number = draw(valid_value(schema))
+    spelling = draw(st.sampled_from(["{n}.0", "{n}e0", "!!float {n}", "{n}0e-1", "{n}.000"]))
+    return path, spelling.format(n=number), number
+
+
+def yaml_text_with(path: tuple[str, ...], written: str) -> str:
+    """Block YAML that sets ``path`` to the scalar ``written`` as it is written."""
+    lines = [] if path[0] == "cluster" else ["cluster: {name: demo}"]
+    for depth, part in enumerate(path):
+        indent = "  " * depth
+        if depth == 0 and part == "cluster":
+            lines.append("cluster:\n  name: demo")
+            continue
+        lines.append(f"{indent}{part}:" + (f" {written}" if depth == len(path) - 1 else ""))
+    return "\n".join(lines) + "\n"
+
+
+# `%YAML` versions: well-formed and not; only "1.2" is read.
+VERSIONS = st.one_of(
+    st.sampled_from(["1.2", "1.1", "1.0", "1.01", "1.3", "1.20", "01.2", "2.0", "1.2.0", ""]),
+    st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True),
+    st.text(alphabet="0123456789.-x ", max_size=6),
+)
+
+
+@st.composite
+def yaml_directive(draw: st.DrawFn) -> tuple[str, bool]:
+    """(a ``%YAML`` line, whether dkgen must read the file it heads)."""
+    version = draw(VERSIONS)
+    comment = draw(st.sampled_from(["", " # the version", "  "]))
+    line = f"%YAML {version}{comment}".rstrip(" ") if version.strip() else "%YAML"
+    return line, version == "1.2"
+
+
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "INTEGERS",
+    "PATTERNED",
+    "SCHEMA",
+    "HostileValue",
+    "integral_float",
+    "name_with_control_character",
+    "yaml_directive",
+    "yaml_text_with",
+]

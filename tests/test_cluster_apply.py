@@ -1,0 +1,326 @@
+"""cluster.sh apply, diff and delete through the real gcloud against tests/gke_emulator.py.
+
+Each test builds settings with dkgen, runs the generated script with the
+installed gcloud pointed at the emulator on loopback, and judges the
+emulator's *state* against the typed settings (not the command lines).
+kubectl has no API server here, so a recording fake stands in for it alone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dkgen.compiler import compile_settings
+from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
+from dkgen.settings import Settings
+from tests import validators
+from tests.gke_emulator import GkeEmulator
+
+pytestmark = pytest.mark.slow
+
+PROJECT = "proj-1"
+ZONE = "us-east1-b"
+BASE = {
+    "cluster": {
+        "name": "dask-day2",
+        "project": PROJECT,
+        "zone": ZONE,
+        "release_channel": "regular",
+        "labels": {"team": "research"},
+        "network_tags": ["dask"],
+        "num_nodes": 2,
+        "machine_type": "n2-standard-8",
+    },
+    "gcs": {"buckets": [{"name": "raw-data", "access": "read"}]},
+}
+
+FAKE_KUBECTL = """#!/usr/bin/env bash
+printf '%s\\n' "kubectl $*" >> "$KUBECTL_LOG"
+"""
+
+# The API spells a taint's effect in upper snake case.
+EFFECTS = {"NoSchedule": "NO_SCHEDULE"}
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base`` key by key; labels, an accelerator and an empty
+    mapping replace what was there."""
+    out = dict(base)
+    for key, value in over.items():
+        if (isinstance(value, dict) and value and isinstance(out.get(key), dict)
+                and key not in ("labels", "accelerator")):  # fmt: skip
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class World:
+    """One emulated Google Cloud, a build directory, and the tools pointed at them."""
+
+    def __init__(self, emulator: GkeEmulator, home: Path) -> None:
+        self.emulator = emulator
+        self.home = home
+        bin_dir = home / "bin"
+        bin_dir.mkdir()
+        kubectl = bin_dir / "kubectl"
+        kubectl.write_text(FAKE_KUBECTL)
+        kubectl.chmod(0o755)
+        self.kubectl_log = home / "kubectl.log"
+        self.kubectl_log.write_text("")
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")},
+            **emulator.gcloud_env(home),
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "KUBECTL_LOG": str(self.kubectl_log),
+        }
+        self.settings: Settings | None = None
+        self.script = home / "out" / "cluster.sh"
+
+    def build(self, tree: dict[str, Any]) -> Settings:
+        path = self.home / "settings.yaml"
+        path.write_text(yaml.safe_dump(tree))
+        result = subprocess.run(
+            [str(Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "dkgen"), "build",
+             str(path), "-o", str(self.home / "out")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        self.settings = compile_settings([path]).settings
+        return self.settings
+
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(self.script), *args],
+            env=self.env, input=stdin, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    def apply(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = self.run("apply", *args)
+        assert result.returncode == 0, result.stderr
+        assert self.emulator.unknown == []
+        return result
+
+    def diff(self) -> list[str]:
+        result = self.run("diff")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    validators.require_tool("gcloud")
+    emulator = GkeEmulator(buckets=("raw-data", "results")).start()
+    try:
+        yield World(emulator, tmp_path)
+    finally:
+        emulator.stop()
+
+
+def live(world: World) -> dict[str, Any]:
+    """The emulated cluster as the settings speak of it."""
+    assert world.settings is not None
+    cluster = world.settings.cluster
+    found = world.emulator.state.clusters[f"{PROJECT}/{ZONE}/{cluster.name}"]
+    sizes = world.emulator.node_counts(PROJECT, ZONE, cluster.name)
+    pools = {}
+    for pool in found["nodePools"]:
+        config = pool["config"]
+        autoscaling = pool.get("autoscaling", {})
+        accelerators = config.get("accelerators", [])
+        pools[pool["name"]] = {
+            "machine_type": config["machineType"],
+            "disk_size": int(config["diskSizeGb"]),
+            "autoscaling": (int(autoscaling["minNodeCount"]), int(autoscaling["maxNodeCount"]))
+            if autoscaling.get("enabled") else None,
+            "nodes": None if autoscaling.get("enabled") else sizes[pool["name"]],
+            "spot": bool(config.get("spot")),
+            "preemptible": bool(config.get("preemptible")),
+            "accelerator": (accelerators[0]["acceleratorType"],
+                            int(accelerators[0]["acceleratorCount"])) if accelerators else None,
+            "taints": [(t["key"], t["value"], t["effect"]) for t in config.get("taints", [])],
+            "tags": config.get("tags", []),
+            "metadata": config.get("workloadMetadataConfig", {}).get("mode"),
+        }  # fmt: skip
+    return {
+        "channel": found.get("releaseChannel", {}).get("channel"),
+        "labels": found.get("resourceLabels", {}),
+        "workload_pool": found.get("workloadIdentityConfig", {}).get("workloadPool"),
+        "pools": pools,
+    }
+
+
+def wanted(settings: Settings) -> dict[str, Any]:
+    """What the typed settings say the cluster is."""
+    cluster = settings.cluster
+    pools = {}
+    for pool in [cluster.core_pool, *(g.pool for g in settings.workers)]:
+        worker = pool.name != cluster.core_pool.name
+        pools[pool.name] = {
+            "machine_type": pool.machine_type,
+            "disk_size": pool.disk_size,
+            "autoscaling": (pool.min_nodes, pool.max_nodes) if pool.autoscaling else None,
+            "nodes": None if pool.autoscaling else [pool.num_nodes],
+            "spot": pool.spot,
+            "preemptible": pool.preemptible,
+            "accelerator": (pool.accelerator.type, pool.accelerator.count)
+            if pool.accelerator else None,
+            "taints": [(WORKER_TAINT_KEY, WORKER_TAINT_VALUE, EFFECTS[WORKER_TAINT_EFFECT])]
+            if worker else [],
+            "tags": list(cluster.network_tags),
+            "metadata": "GKE_METADATA",
+        }  # fmt: skip
+    return {
+        "channel": cluster.release_channel.upper() if cluster.release_channel else None,
+        "labels": dict(cluster.labels),
+        "workload_pool": f"{cluster.project}.svc.id.goog",
+        "pools": pools,
+    }
+
+
+def assert_iam(world: World) -> None:
+    settings = world.settings
+    assert settings is not None and settings.gcs.service_account
+    email = settings.gcs.service_account
+    assert email in world.emulator.state.accounts
+    member = f"serviceAccount:{PROJECT}.svc.id.goog[{settings.namespace}/dask]"
+    assert world.emulator.bindings("account", email) == {("roles/iam.workloadIdentityUser", member)}
+    for bucket in settings.gcs.buckets:
+        assert (bucket.role, f"serviceAccount:{email}") in world.emulator.bindings(
+            "bucket", bucket.name
+        )
+
+
+def test_apply_creates_everything_from_nothing_then_changes_nothing(world: World) -> None:
+    world.build(BASE)
+    assert world.diff()[:3] == [
+        "cluster dask-day2: create",
+        "node pool workers-default: create",
+        "service account dask-day2@proj-1.iam.gserviceaccount.com: create",
+    ]
+    assert world.emulator.mutations() == []  # diff changed nothing
+    world.emulator.propagation_delay = 2
+    world.apply()
+    assert live(world) == wanted(world.settings)  # type: ignore[arg-type]
+    assert_iam(world)
+    before = len(world.emulator.requests)
+    mutations = len(world.emulator.mutations())
+    second = world.apply()
+    assert len(world.emulator.mutations()) == mutations, [
+        f"{r.method} {r.path}" for r in world.emulator.requests[before:] if r.mutating
+    ]
+    assert "matches the settings; nothing to change" in second.stderr
+    assert world.diff() == []
+    assert world.run("diff", "--exit-code").returncode == 0
+
+
+# Each step: the settings change and the diff lines it must produce.
+STEPS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("max nodes", {"cluster": {"autoscaling": True, "min_nodes": 1, "max_nodes": 4}}, [
+        "node pool workers-default: autoscaling off -> on (in place)",
+        "node pool workers-default: min nodes none -> 1 (in place)",
+        "node pool workers-default: max nodes none -> 4 (in place)",
+    ]),
+    ("raise max", {"cluster": {"autoscaling": True, "min_nodes": 1, "max_nodes": 8}}, [
+        "node pool workers-default: max nodes 4 -> 8 (in place)",
+    ]),
+    ("autoscaling off", {"cluster": {"autoscaling": False, "num_nodes": 3}}, [
+        "node pool workers-default: autoscaling on -> off (in place)",
+        "node pool workers-default: nodes per zone 2 -> 3 (in place)",
+    ]),
+    ("machine and disk", {"cluster": {"machine_type": "n2-highmem-8", "disk_size": 80}}, [
+        "node pool workers-default: machine type n2-standard-8 -> n2-highmem-8 (in place)",
+        "node pool workers-default: disk size GB 100 -> 80 (in place)",
+    ]),
+    ("labels and tags", {"cluster": {"labels": {"team": "data", "env": "prod"},
+                                     "network_tags": ["dask", "web"]}}, [
+        "cluster dask-day2: labels team=research -> env=prod;team=data (in place)",
+        "node pool default-pool: network tags dask -> dask;web (in place)",
+        "node pool workers-default: network tags dask -> dask;web (in place)",
+    ]),
+    ("label removed", {"cluster": {"labels": {"env": "prod"}}}, [
+        "cluster dask-day2: labels env=prod;team=data -> env=prod (in place)",
+    ]),
+    ("labels all removed", {"cluster": {"labels": {}}}, [
+        "cluster dask-day2: labels env=prod -> none (in place)",
+    ]),
+    ("release channel none", {"cluster": {"release_channel": None}}, [
+        "cluster dask-day2: release channel REGULAR -> none (in place)",
+    ]),
+    ("new gpu group", {"worker_groups": {"gpu": {
+        "count": 1, "cpus_per_worker": 3, "memory_per_worker": "24Gi",
+        "machine_type": "n1-standard-8", "num_nodes": 1,
+        "accelerator": {"type": "nvidia-tesla-t4", "count": 1}}}}, [
+        "node pool workers-gpu: create",
+    ]),
+    ("more gpus", {"worker_groups": {"gpu": {"accelerator": {"type": "nvidia-tesla-t4",
+                                                             "count": 2}}}}, [
+        "node pool workers-gpu: accelerators per node 1 -> 2 (in place)",
+    ]),
+    ("spot", {"cluster": {"spot": True}, "worker_groups": {"gpu": {"spot": False}}}, [
+        "node pool workers-default: spot off -> on (replace)",
+    ]),
+    ("group removed", {"worker_groups": {}}, [
+        "node pool workers-gpu: delete",
+    ]),
+]  # fmt: skip
+
+
+def test_every_settings_change_reaches_the_cluster(world: World) -> None:
+    tree = BASE
+    world.build(tree)
+    world.apply()
+    for name, change, lines in STEPS:
+        tree = merge(tree, change)
+        settings = world.build(tree)
+        assert world.diff() == lines, name
+        assert world.run("diff", "--exit-code").returncode == 1, name
+        if "(replace)" in lines[0]:
+            refused = world.run("apply")
+            assert refused.returncode == 1, name
+            assert "apply --replace" in refused.stderr
+            world.apply("--replace")
+        else:
+            world.apply("--yes")
+        assert live(world) == wanted(settings), name
+        assert world.diff() == [], name
+    assert_iam(world)
+
+
+def test_an_interrupted_apply_finishes_on_the_next_run(world: World) -> None:
+    world.build(merge(BASE, {"worker_groups": {"big": {"machine_type": "n2-highmem-8"}}}))
+    world.emulator.fail_next("POST", r"/nodePools$", code=503, times=20)
+    failed = world.run("apply")
+    assert failed.returncode != 0
+    assert world.emulator.state.clusters  # the cluster was made before the failure
+    world.emulator.faults.clear()
+    world.apply()
+    assert live(world) == wanted(world.settings)  # type: ignore[arg-type]
+    assert_iam(world)
+
+
+def test_delete_is_idempotent(world: World) -> None:
+    world.build(BASE)
+    world.apply()
+    world.emulator.fail_next("DELETE", r"/clusters/", code=503, times=20)
+    failed = world.run("delete", "--yes")
+    assert failed.returncode != 0
+    assert not world.emulator.state.accounts  # account went before the cluster failed
+    world.emulator.faults.clear()
+    assert world.run("delete", "--yes").returncode == 0
+    assert world.emulator.state.clusters == {}
+    assert world.emulator.bindings("bucket", "raw-data") == set()
+    again = world.run("delete", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "does not exist" in again.stderr
+    assert world.emulator.unknown == []
+    # LoadBalancers went first, while the cluster was there; not once it was gone.
+    kubectl = world.kubectl_log.read_text().splitlines()
+    assert kubectl.count("kubectl delete ingress --all-namespaces --all --wait=true") == 2

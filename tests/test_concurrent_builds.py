@@ -1,0 +1,166 @@
+"""Two builds into one output directory at once: each waits its turn (dkgen/emit/lock.py).
+
+Before the lock, the second build's cleanup of leftovers deleted the first's
+live staging directory: about one race in four ended in a traceback, and
+some left the directory without half its files while both exited 0.
+
+Each trial starts real ``dkgen build`` processes into one directory, each
+with its own settings; every process imports dkgen first and then waits on
+its standard input, and the test releases them together, so the builds
+themselves overlap rather than the interpreters' start-up. Afterwards: every
+process exited 0, no traceback, and the directory holds exactly the output
+of one of the settings, complete (every file, the manifest, no leftovers
+beside it). The property-based variant draws the number of processes, the
+settings of each and whether the directory existed before.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dkgen.emit import lock
+from tests.conftest import read_tree
+from tests.fuzzing import CASES, examples
+
+# Imports done, then one byte on stdin starts the build: the builds overlap.
+# The CLI's own entry, without click's CliRunner; exit code as the CLI sets it.
+CHILD = "import sys\nfrom dkgen.cli import main\nsys.stdin.buffer.read(1)\nmain(sys.argv[1:])\n"
+
+VARIANTS = {
+    f"s{index}.yaml": f"cluster:\n  name: demo\nworkers:\n  count: {index + 1}\n"
+    for index in range(3)
+}
+
+
+def _expected(work: Path) -> dict[str, dict[str, str]]:
+    """The output each settings file builds alone, as it would stand in ``out``."""
+    trees = {}
+    for name, text in VARIANTS.items():
+        alone = work / f"alone-{name}"
+        alone.mkdir()
+        (alone / name).write_text(text)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, "build", name, "-o", "out"],
+            cwd=alone,
+            input=b"x",
+            capture_output=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        trees[name] = read_tree(alone / "out")
+    return trees
+
+
+def race(work: Path, names: list[str]) -> list[tuple[int, str]]:
+    """Build ``names`` into ``work/out`` at once; each one's exit code and stderr."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, "build", name, "-o", "out"],
+            cwd=work,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for name in names
+    ]
+    for child in children:  # release them together
+        assert child.stdin is not None
+        child.stdin.write(b"x")
+        child.stdin.flush()
+    results = []
+    for child in children:
+        _, stderr = child.communicate()
+        results.append((child.returncode, stderr.decode()))
+    return results
+
+
+def assert_one_complete_output(
+    work: Path, results: list[tuple[int, str]], expected: dict[str, dict[str, str]]
+) -> None:
+    for code, stderr in results:
+        assert "Traceback" not in stderr, stderr
+        assert code == 0, stderr
+    tree = read_tree(work / "out")
+    assert tree in expected.values(), f"a partial or mixed output: {sorted(tree)}"
+    beside = sorted(p.name for p in work.iterdir() if p.name.startswith(".dkgen-"))
+    assert beside == [], f"left beside the output: {beside}"
+
+
+def _prepare(work: Path) -> None:
+    for name, text in VARIANTS.items():
+        (work / name).write_text(text)
+
+
+@pytest.mark.slow
+def test_a_hundred_concurrent_build_pairs(tmp_path: Path) -> None:
+    expected = _expected(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    _prepare(work)
+    pairs = [["s0.yaml", "s1.yaml"], ["s1.yaml", "s2.yaml"], ["s2.yaml", "s2.yaml"]]
+    for trial in range(100):
+        names = pairs[trial % len(pairs)]
+        assert_one_complete_output(work, race(work, names), expected)
+
+
+@pytest.mark.slow
+@pytest.mark.fuzz
+def test_concurrent_builds_property(tmp_path_factory: pytest.TempPathFactory) -> None:
+    expected = _expected(tmp_path_factory.mktemp("expected"))
+
+    @settings(max_examples=examples(0.1))
+    @given(
+        names=st.lists(st.sampled_from(sorted(VARIANTS)), min_size=2, max_size=3),
+        existing=st.sampled_from([None, *sorted(VARIANTS)]),
+    )
+    def case(names: list[str], existing: str | None) -> None:
+        CASES["concurrent builds"] += 1
+        work = tmp_path_factory.mktemp("race")
+        _prepare(work)
+        if existing is not None:
+            assert race(work, [existing])[0][0] == 0
+        assert_one_complete_output(work, race(work, names), expected)
+
+    case()
+
+
+def test_a_build_that_cannot_get_the_lock_names_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """While another holder keeps the lock past the wait, the build gives up:
+    exit 2, the directory named, nothing written. (The wait is set to none,
+    so the test measures no time.)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    with lock.output_lock([tmp_path]):  # another holder: its own open file description
+        result = run_dkgen("build", "s.yaml", "-o", "out")
+    assert result.exit_code == 2, result.stderr
+    assert f"{tmp_path}: error: another dkgen build has been writing in this directory" in (
+        result.stderr
+    )
+    assert not (tmp_path / "out").exists()
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0  # released: builds
+
+
+def test_check_reads_beside_a_build_only_between_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """check takes a shared lock: it waits for a build's exclusive one, and
+    any number of checks hold it together."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    with lock.output_lock([tmp_path], shared=True):
+        assert run_dkgen("check", "s.yaml", "-o", "out").exit_code == 0
+    with lock.output_lock([tmp_path]):
+        result = run_dkgen("check", "s.yaml", "-o", "out")
+    assert result.exit_code == 2 and "another dkgen build" in result.stderr

@@ -1,0 +1,122 @@
+"""Property: each hostile-input class of issue 18 is refused at its position, whatever the instance.
+
+The strategies (tests/fuzzing_hostile.py) generate the class, not only the
+campaign's reproducer: every patterned name or value with a control
+character or a trailing newline, in a file and as ``-s``; every integer
+setting written as a whole-number float; ``%YAML`` directives of every
+version, in a file, a ``-s`` value and a patch given as text. Each case is
+built by tests/fuzzing.py's :func:`build_and_check` (exit 0 with a complete
+output, or exit 2 with one positioned line per problem, never a traceback)
+and must land on the outcome its class dictates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
+from tests.fuzzing_hostile import (
+    HostileValue,
+    integral_float,
+    name_with_control_character,
+    yaml_directive,
+    yaml_text_with,
+)
+
+
+def _refused(stderr: str, dotted: str) -> None:
+    """At least one error names the setting (or a key inside it)."""
+    assert re.search(rf": error: {re.escape(dotted)}", stderr), stderr
+
+
+def test_names_with_control_characters_are_refused() -> None:
+    @settings(max_examples=examples(4))
+    @given(case=name_with_control_character(), as_override=st.booleans())
+    def case(case: HostileValue, as_override: bool) -> None:
+        CASES["names with control characters"] += 1
+        dotted = ".".join(case.path)
+        if as_override:
+            inputs = Inputs(
+                files={"s.yaml": "cluster: {name: demo}\n"},
+                args=["s.yaml", "-s", case.override()],
+                overrides=[case.override()],
+            )
+        else:
+            # JSON escapes every control character: the value reaches the
+            # schema, not the YAML reader's refusal of raw control characters.
+            inputs = Inputs(files={"s.yaml": json.dumps(case.tree()) + "\n"}, args=["s.yaml"])
+        with workdir():
+            outcome = build_and_check(inputs)
+        assert outcome.exit_code == 2, (case, outcome.stderr)
+        _refused(outcome.stderr, dotted)
+
+    case()
+
+
+def test_integral_floats_are_not_integers() -> None:
+    @settings(max_examples=examples(3))
+    @given(case=integral_float(), as_override=st.booleans())
+    def case(case: tuple[tuple[str, ...], str, int], as_override: bool) -> None:
+        CASES["whole-number floats at integer settings"] += 1
+        path, written, number = case
+        dotted = ".".join(path)
+        if as_override:
+            override = f"{dotted}={written}"
+            inputs = Inputs(
+                files={"s.yaml": "cluster: {name: demo}\n"},
+                args=["s.yaml", "-s", override],
+                overrides=[override],
+            )
+        else:
+            inputs = Inputs(files={"s.yaml": yaml_text_with(path, written)}, args=["s.yaml"])
+        with workdir():
+            outcome = build_and_check(inputs)
+        assert outcome.exit_code == 2, (case, outcome.stderr)
+        assert f": error: {dotted}: expected an integer, got the number {float(number)}\n" in (
+            outcome.stderr
+        )
+        assert f"  hint: write {number}\n" in outcome.stderr
+
+    case()
+
+
+def _directive_inputs(line: str, where: str) -> Inputs:
+    if where == "file":
+        text = f"{line}\n---\ncluster: {{name: demo}}\nworkers: {{env: {{SWITCH: on}}}}\n"
+        return Inputs(files={"s.yaml": text}, args=["s.yaml"])
+    if where == "override":
+        override = f"workers.env.SWITCH={line}\n--- on"
+        return Inputs(
+            files={"s.yaml": "cluster: {name: demo}\n"},
+            args=["s.yaml", "-s", override],
+            overrides=[override],
+        )
+    patch = f"{line}\n---\nmetadata: {{labels: {{switch: on}}}}"
+    tree: dict[str, Any] = {
+        "cluster": {"name": "demo"},
+        "patches": [{"target": {"kind": "Deployment", "name": "jupyter"}, "patch": patch}],
+    }
+    return Inputs(files={"s.yaml": json.dumps(tree) + "\n"}, args=["s.yaml"])
+
+
+def test_yaml_directives_other_than_1_2_are_refused() -> None:
+    @settings(max_examples=examples(3))
+    @given(directive=yaml_directive(), where=st.sampled_from(["file", "override", "patch"]))
+    def case(directive: tuple[str, bool], where: str) -> None:
+        CASES["%YAML directives"] += 1
+        line, readable = directive
+        with workdir():
+            outcome = build_and_check(_directive_inputs(line, where))
+        if readable:
+            # YAML 1.2 throughout: `on` stays the string "on".
+            assert outcome.exit_code == 0, (line, where, outcome.stderr)
+        else:
+            assert outcome.exit_code == 2, (line, where, outcome.stderr)
+            assert "dkgen reads YAML 1.2" in outcome.stderr, (line, where, outcome.stderr)
+
+    case()

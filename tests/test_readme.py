@@ -1,0 +1,133 @@
+"""The README's commands, as they stand, work (issue 17, item 7).
+
+Every ``dkgen`` command in the README's ``sh`` blocks names a real command
+and real options; and, in README order, in a fresh folder laid out like a
+checkout, every one that needs no cloud runs and succeeds (``check`` may
+exit 1: it reports differences). The git lines that review a first build run
+too, in a fresh git repository, and must show the new files.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from dkgen.cli import cli
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+DKGEN = ("dkgen", ".venv/bin/dkgen")
+
+
+def shell_blocks() -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL)
+
+
+def commands() -> list[list[str]]:
+    """Every command of every sh block, split into words, comments dropped."""
+    found = []
+    for block in shell_blocks():
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            while words:
+                end = words.index("&&") if "&&" in words else len(words)
+                found.append(words[:end])
+                words = words[end + 1 :]
+    return found
+
+
+DKGEN_COMMANDS = [words for words in commands() if words and words[0] in DKGEN]
+
+
+def test_the_readme_has_dkgen_commands() -> None:
+    assert len(DKGEN_COMMANDS) > 15
+
+
+@pytest.mark.parametrize("words", DKGEN_COMMANDS, ids=" ".join)
+def test_every_command_and_option_exists(words: list[str]) -> None:
+    args = words[1:]
+    if args[:1] == ["--version"]:
+        return
+    command = cli.commands.get(args[0])
+    assert command is not None, f"no command {args[0]!r}"
+    options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    for word in args[1:]:
+        if word.startswith("-") and word != "-":
+            assert word.split("=", 1)[0] in options, f"{args[0]} has no option {word}"
+    for param in command.params:  # a choice the README gives must be allowed
+        if isinstance(param.type, click.Choice):
+            for name in param.opts:
+                values = [args[i + 1] for i, w in enumerate(args[:-1]) if w == name]
+                assert set(values) <= set(param.type.choices), (name, values)
+
+
+def test_no_install_from_a_package_index_and_no_missing_tag() -> None:
+    """dkgen is not on an index, and has no tags: the README says how to pin a commit."""
+    assert "dkgen==" not in README
+    revs = re.findall(r"^\s*rev: (\S+)", README, flags=re.MULTILINE)
+    assert revs and all(re.fullmatch(r"[0-9a-f]{40}", rev) for rev in revs), revs
+    assert "git add -N out/" in README
+
+
+def offline(words: list[str]) -> bool:
+    """A dkgen command that names no placeholder (KEY, SETTINGS..., <...>)."""
+    return not any(re.search(r"[<>]\w|\.\.\.|\bKEY\b|\[", w) for w in words[1:] if w != ">")
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder with the shipped examples, a clusters/ folder of them for
+    the fleet commands, and a git repository for the review commands."""
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    shutil.copytree(REPO / "examples", tmp_path / "clusters")
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    return tmp_path
+
+
+def run_readme_command(words: list[str], run_dkgen: Any) -> None:
+    args = words[1:]
+    redirect = None
+    if ">" in args:
+        redirect = Path(args[args.index(">") + 1])
+        args = args[: args.index(">")]
+    # The shell would expand clusters/*.yaml.
+    args = [part for word in args for part in (sorted(glob.glob(word)) if "*" in word else [word])]
+    result = run_dkgen(*args)
+    allowed = (0, 1) if args[:1] == ["check"] else (0,)
+    assert result.exit_code in allowed, f"{shlex.join(words)}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    if redirect is not None:
+        redirect.write_text(result.stdout, encoding="utf-8")
+
+
+def test_the_readmes_commands_run_in_order(checkout: Path, run_dkgen: Any) -> None:
+    ran = 0
+    for words in commands():
+        if not words:
+            continue
+        if words[0] in DKGEN and offline(words):
+            run_readme_command(words, run_dkgen)
+            ran += 1
+        elif (
+            words[0] == "git"
+            and words[1:2] in (["status"], ["add"], ["diff"])
+            and (words[-1] == "out/")
+        ):
+            # The review of a first build: it must show the new files.
+            done = subprocess.run(words, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"{shlex.join(words)}\n{done.stderr}"
+            if words[1:2] == ["diff"]:
+                assert "+++ b/out/kustomization.yaml" in done.stdout
+            ran += 1
+    assert ran > 15
+    assert (checkout / "settings.yaml").is_file()
+    assert (checkout / "dkgen.schema.json").stat().st_size > 0
