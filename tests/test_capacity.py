@@ -370,3 +370,24 @@ def test_plan_errors_like_build(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "error: workers.cpus_per_worker:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("machine_type", "idle", "limited_by", "suggested"),
+    [
+        ("n2-standard-8", "cpu", ("memory",), "more memory per CPU (highmem)"),
+        ("n2-standard-8", "memory", ("cpu",), "less memory per CPU (highcpu)"),
+        # Already the most memory per CPU: highmem would not help (issue 17).
+        ("n2-highmem-8", "cpu", ("memory",), ""),
+        ("m1-megamem-96", "cpu", ("memory",), ""),
+        ("n2-highcpu-16", "memory", ("cpu",), ""),
+        # Held back by its GPUs: another shape packs no more workers per node.
+        ("n1-standard-8", "cpu", ("memory", "gpu"), ""),
+    ],
+)
+def test_idle_hints_suggest_only_a_shape_that_helps(
+    machine_type: str, idle: str, limited_by: tuple[str, ...], suggested: str
+) -> None:
+    from dkgen.rules.capacity import _other_shape
+
+    assert _other_shape(machine_type, idle, limited_by) == suggested

@@ -174,19 +174,41 @@ def _idle_note(
     if resource == "cpu":
         amount = f"{format_cpus(left.cpu_millicores)} CPUs"
         key, fill = "cpus_per_worker", format_cpus(room.cpu_millicores // per_node)
-        other = "more memory per CPU (highmem)"
     else:
         amount = format_mib(left.memory_bytes)
         key, fill = "memory_per_worker", format_mib(room.memory_bytes // per_node)
-        other = "less memory per CPU (highcpu)"
+    group = pool.group
+    of_group = f" of worker group {group.name}" if group and group.name != "default" else ""
+    other = _other_shape(machine.name, resource, pool.limited_by)
     return problem(
         key,
-        f"every full {machine.name} node leaves {amount} ({percent(share)}%) of its "
+        f"every full {machine.name} node{of_group} leaves {amount} ({percent(share)}%) of its "
         f"{'CPU' if resource == 'cpu' else 'memory'} idle: {per_node} worker"
         f"{'s' if per_node != 1 else ''} per node, limited by {limits}",
-        f"{name(key)}: {fill} would use it; or a machine type with {other}",
+        f"{name(key)}: {fill} would use it"
+        + (f"; or a machine type with {other}" if other else ""),
         severity="note",
     )
+
+
+# Machine-type shapes by their memory per vCPU, as Compute Engine names them.
+_MORE_MEMORY = ("-highmem-", "-megamem-", "-ultramem-")
+_LESS_MEMORY = ("-highcpu-",)
+
+
+def _other_shape(machine_type: str, idle: str, limited_by: tuple[str, ...]) -> str:
+    """The machine shape that would use the idle resource, or "" when none
+    would: a pool held back by its GPUs packs no more workers on another
+    shape, and a highmem node idling CPU is already the most memory per CPU."""
+    if "gpu" in limited_by:
+        return ""
+    if idle == "cpu":
+        if any(part in machine_type for part in _MORE_MEMORY):
+            return ""
+        return "more memory per CPU (highmem)"
+    if any(part in machine_type for part in _LESS_MEMORY):
+        return ""
+    return "less memory per CPU (highcpu)"
 
 
 def _check_gpus(
