@@ -56,6 +56,17 @@ from tests.conftest import REPO
 from tests.processes import STARTUP_DEADLINE, ManagedProcess, free_ports, http_status, wait_for
 from tests.test_runtime import LOOPBACK, VENV_BIN, Build, LocalPod, start
 
+
+def by_value(fn: Any) -> Any:
+    """Send ``fn`` to the cluster as code, as a notebook's functions travel.
+
+    The scheduler and workers run dkgen's installed environment, where this
+    checkout's ``tests`` package is not importable: a name pickle cannot look
+    up makes distributed fall back to cloudpickle, which sends the code."""
+    fn.__qualname__ = f"<sent by value>.{fn.__name__}"
+    return fn
+
+
 pytestmark = pytest.mark.slow
 
 ADAPTIVE = REPO / "examples" / "adaptive.yaml"
@@ -241,6 +252,7 @@ def wait_for_tasks(client: Any, count: int) -> None:
     wait_for(known, f"{count} tasks on the scheduler", [])
 
 
+@by_value
 def inc(x: int) -> int:
     return x + 1
 
@@ -300,6 +312,7 @@ def test_queued_work_scales_only_the_group_that_can_run_it(
 # ------------------------------------------------------------------ scale-down keeps the data
 
 
+@by_value
 def make_chunk(index: int, log_dir: str) -> bytes:
     """One result of about 1 MB; each run leaves a line, so a recomputation shows."""
     with open(os.path.join(log_dir, f"chunk-{index}"), "a", encoding="utf-8") as log:
@@ -307,6 +320,7 @@ def make_chunk(index: int, log_dir: str) -> bytes:
     return index.to_bytes(4, "big") * 250_000
 
 
+@by_value
 def checksum(chunks: list[bytes]) -> int:
     return sum(int.from_bytes(chunk[:4], "big") + len(chunk) for chunk in chunks)
 
@@ -438,6 +452,7 @@ def _answers(url: str, timeout: float) -> bool:
         return False
 
 
+@by_value
 def hold_the_gil(seconds: int) -> int:
     """A task in C code that never releases the GIL (ctypes.PyDLL keeps it held)."""
     libc = ctypes.PyDLL(None)
