@@ -21,12 +21,11 @@ same problem the build would report.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from dkgen.errors import Problem
 from dkgen.keypath import Locator
-from dkgen.render import render_objects
+from dkgen.render import generated_objects
 from dkgen.render.common import KubeObject
 from dkgen.render.patches import patched_or_none
 from dkgen.settings import Settings
@@ -39,7 +38,7 @@ _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     if not settings.patches:
         return
-    objects = render_objects(replace(settings, patches=()))
+    objects = generated_objects(settings)
     before = weakened(objects)
     for patch in settings.patches:
         patched = patched_or_none(objects, (patch,))
