@@ -324,6 +324,37 @@ def test_gcloud_rejects_non_gcloud_argv() -> None:
         v.gcloud_check_commands([["kubectl", "get", "pods"]])
 
 
+# A sample of what the checker meets: accepted lines, and refusals of each
+# kind (unknown flag, bad enum, bad integer, mutually exclusive flags,
+# unknown command, a command that needs no account, a missing positional).
+_ZONE = ["--zone", "us-east1-b"]
+AGREEMENT_SAMPLE = [
+    ["gcloud", "container", "clusters", "create", "dask", *_ZONE, "--num-nodes", "1"],
+    ["gcloud", "container", "clusters", "get-credentials", "dask", *_ZONE],
+    ["gcloud", "container", "node-pools", "create", "w", "--cluster", "dask", *_ZONE],
+    ["gcloud", "compute", "instances", "create", "vm", *_ZONE, "--description", TRICKY],
+    ["gcloud", "container", "clusters", "create", "dask", *_ZONE, "--bogus-flag"],
+    ["gcloud", "container", "clusters", "create", "dask", *_ZONE, "--release-channel", "x"],
+    ["gcloud", "container", "clusters", "create", "dask", *_ZONE, "--num-nodes", "abc"],
+    ["gcloud", "container", "clusters", "create", "dask", *_ZONE, "--region", "us-east1"],
+    ["gcloud", "container", "clusters", "crate", "dask"],
+    ["gcloud", "config", "set", "project", "p"],
+    ["gcloud", "container", "node-pools", "delete", *_ZONE],
+]
+
+
+def test_gcloud_batch_agrees_with_one_process_per_line() -> None:
+    """The batched checker (one started gcloud, tests/gcloud_batch.py) gives
+    each line exactly the exit code and stderr of its own gcloud process."""
+    batch = v.GcloudBatch.get()
+    for command in AGREEMENT_SAMPLE:
+        assert batch.run(command) == v.gcloud_run_one_process(command), shlex.join(command)
+    # A refusal in one line changes nothing for the next: state stays per line.
+    first = batch.run(AGREEMENT_SAMPLE[0])
+    batch.run(AGREEMENT_SAMPLE[-2])  # `config set` writes a property (in its own config)
+    assert batch.run(AGREEMENT_SAMPLE[0]) == first
+
+
 # ---------------------------------------------------------------- shellcheck
 
 

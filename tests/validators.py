@@ -25,7 +25,9 @@ Measured facts behind the design choices are in NOTES.md next to this file.
 
 from __future__ import annotations
 
+import atexit
 import importlib.resources
+import json
 import os
 import re
 import shlex
@@ -35,7 +37,6 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,10 +49,12 @@ from tests.crd_validation import is_custom_resource
 
 __all__ = [
     "GCLOUD_AUTH_ERROR",
+    "GcloudBatch",
     "MIN_KUBERNETES_VERSION",
     "assert_kustomize_yields_exactly",
     "gcloud_check_commands",
     "gcloud_lines_from_dry_run",
+    "gcloud_run_one_process",
     "kubernetes_validate_strict",
     "kubernetes_versions",
     "kustomize_build",
@@ -68,7 +71,7 @@ MIN_KUBERNETES_VERSION: Final = (1, 30)
 # once it has parsed all arguments and is about to need credentials.
 GCLOUD_AUTH_ERROR: Final = "You do not currently have an active account selected."
 
-# gcloud takes ~0.6 s (pure Python start-up, CPU bound) per call; a timeout
+# gcloud takes ~0.6 s (pure Python start-up, CPU bound) per process; a timeout
 # this generous only triggers if something hangs, e.g. a network wait.
 GCLOUD_TIMEOUT_S: Final = 60.0
 TOOL_TIMEOUT_S: Final = 120.0
@@ -474,28 +477,140 @@ def kubernetes_validate_strict(paths: list[Path], versions: list[str]) -> None:
 # --------------------------------------------------------------------------
 
 
-def _gcloud_check_one(gcloud: str, command: Sequence[str]) -> str | None:
-    """Run one command without credentials; None if it reached the auth
-    check (= gcloud accepted every argument), else a failure description."""
-    with tempfile.TemporaryDirectory(prefix="dkgen-gcloud-config-") as config_dir:
-        # Pre-seed gcloud's "am I on GCE?" cache.  Without it every call does a
-        # DNS lookup of metadata.google.internal and, on a GCE/GKE CI runner,
-        # would find the VM's service account and run the command for real.
-        Path(config_dir, "gce").write_text("False", encoding="utf-8")
-        env = _clean_env(
-            CLOUDSDK_CONFIG=config_dir,
-            CLOUDSDK_CORE_DISABLE_PROMPTS="1",
-            CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
-        )
+def _gcloud_config_dir(parent: str) -> str:
+    """A fresh, credential-less gcloud config directory under ``parent``.
+
+    Pre-seeds gcloud's "am I on GCE?" cache.  Without it every call does a
+    DNS lookup of metadata.google.internal and, on a GCE/GKE CI runner,
+    would find the VM's service account and run the command for real.
+    """
+    config_dir = tempfile.mkdtemp(prefix="dkgen-gcloud-config-", dir=parent)
+    Path(config_dir, "gce").write_text("False", encoding="utf-8")
+    return config_dir
+
+
+def _gcloud_env(config_dir: str, **overrides: str) -> dict[str, str]:
+    return _clean_env(
+        CLOUDSDK_CONFIG=config_dir,
+        CLOUDSDK_CORE_DISABLE_PROMPTS="1",
+        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true",
+        **overrides,
+    )
+
+
+def _gcloud_verdict(command: Sequence[str], code: int | None, stderr: str) -> str | None:
+    """None if the command reached the auth check (= gcloud accepted every
+    argument), else a failure description."""
+    if code == 1 and GCLOUD_AUTH_ERROR in stderr:
+        return None
+    if code is None:
+        return f"{shlex.join(command)}\n    {stderr}"
+    # The first stderr lines carry the message; the rest is a long usage text.
+    first = "\n    ".join(stderr.strip().splitlines()[:6])
+    return f"{shlex.join(command)}\n    exit {code}: {first}"
+
+
+def gcloud_run_one_process(command: Sequence[str]) -> tuple[int | None, str]:
+    """Run ``command`` as its own gcloud process, without credentials:
+    (exit code or None on timeout, stderr).  The reference the batched
+    checker is proven against (tests/test_validators_selftest.py)."""
+    gcloud = require_tool("gcloud")
+    with tempfile.TemporaryDirectory(prefix="dkgen-gcloud-") as parent:
+        env = _gcloud_env(_gcloud_config_dir(parent))
         try:
             proc = _run([gcloud, *command[1:]], env=env, timeout=GCLOUD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            return f"{shlex.join(command)}\n    timed out after {GCLOUD_TIMEOUT_S:.0f} s"
-    if proc.returncode == 1 and GCLOUD_AUTH_ERROR in proc.stderr:
-        return None
-    # The first stderr lines carry the message; the rest is a long usage text.
-    stderr = "\n    ".join(proc.stderr.strip().splitlines()[:6])
-    return f"{shlex.join(command)}\n    exit {proc.returncode}: {stderr}"
+            return None, f"timed out after {GCLOUD_TIMEOUT_S:.0f} s"
+    return proc.returncode, proc.stderr
+
+
+class GcloudBatch:
+    """One gcloud process that parses many command lines (tests/gcloud_batch.py).
+
+    Started on first use and kept for the rest of the test process (one per
+    pytest-xdist worker): gcloud's start-up, about 0.6 s of CPU, is paid once
+    instead of once per command line.  Each command line still runs as
+    ``gcloud ARGV`` would, in a forked copy of the started gcloud, with its
+    own empty CLOUDSDK_CONFIG.
+    """
+
+    _instance: GcloudBatch | None = None
+
+    def __init__(self) -> None:
+        gcloud = require_tool("gcloud")
+        self._tmp = tempfile.TemporaryDirectory(prefix="dkgen-gcloud-batch-")
+        # gcloud names its own interpreter and installation; the driver runs
+        # with exactly those (and the environment bin/gcloud exports).
+        probe = _run(
+            [
+                gcloud,
+                "info",
+                "--format=value(basic.python_location,installation.sdk_root,"
+                "basic.site_packages)",
+            ],
+            env=_gcloud_env(_gcloud_config_dir(self._tmp.name)),
+            timeout=GCLOUD_TIMEOUT_S,
+        )
+        fields = probe.stdout.strip().split("\t")
+        if probe.returncode != 0 or len(fields) != 3:
+            raise AssertionError(f"`gcloud info` failed ({probe.returncode}): {probe.stderr}")
+        python, sdk_root, site_packages = fields
+        extra = {"CLOUDSDK_ROOT_DIR": sdk_root, "CLOUDSDK_ENCODING": "UTF-8"}
+        extra["PYTHONIOENCODING"] = "UTF-8"
+        if site_packages.lower() == "true":
+            extra["CLOUDSDK_PYTHON_SITEPACKAGES"] = "1"
+        env = _gcloud_env(_gcloud_config_dir(self._tmp.name), **extra)
+        env.pop("PYTHONHOME", None)
+        self._log = Path(self._tmp.name, "driver.log").open("w", encoding="utf-8")  # noqa: SIM115
+        args = [python] if site_packages.lower() == "true" else [python, "-S"]
+        self._proc = subprocess.Popen(
+            [*args, str(Path(__file__).with_name("gcloud_batch.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            encoding="utf-8",
+            env=env,
+            cwd=self._tmp.name,
+        )
+        if self._read() != {"ready": True}:
+            raise AssertionError("the gcloud batch driver did not start")
+
+    @classmethod
+    def get(cls) -> GcloudBatch:
+        if cls._instance is None or cls._instance._proc.poll() is not None:
+            cls._instance = cls()
+            atexit.register(cls._instance.close)
+        return cls._instance
+
+    def _read(self) -> Any:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            log = Path(self._tmp.name, "driver.log").read_text(encoding="utf-8")
+            raise AssertionError(f"the gcloud batch driver exited ({self._proc.wait()}):\n{log}")
+        return json.loads(line)
+
+    def run(self, command: Sequence[str]) -> tuple[int | None, str]:
+        """(exit code or None on timeout, stderr) of ``command`` (argv starting "gcloud")."""
+        assert self._proc.stdin is not None
+        request = {"argv": list(command[1:]), "config": _gcloud_config_dir(self._tmp.name)}
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        reply = self._read()
+        shutil.rmtree(request["config"], ignore_errors=True)
+        return reply["code"], reply["stderr"]
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()
+        self._tmp.cleanup()
 
 
 def gcloud_check_commands(commands: list[list[str]]) -> None:
@@ -510,19 +625,16 @@ def gcloud_check_commands(commands: list[list[str]]) -> None:
     server-side (zone, machine type, cluster name syntax, min<=max nodes)
     are NOT validated by this.
 
-    Runs in a thread pool sized to the CPU count: each call is ~0.6 s of
-    CPU-bound Python start-up, so 2 workers on 2 cores nearly halve the time
-    and more workers do not help.
+    All lines go through one started gcloud (``GcloudBatch``), one after the
+    other: parallelism comes from pytest-xdist's workers, each with its own.
     """
     for command in commands:
         if not command or command[0] != "gcloud":
             raise ValueError(f"not a gcloud command: {command!r}")
     if not commands:
         return
-    gcloud = require_tool("gcloud")
-    workers = max(1, min(len(commands), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda c: _gcloud_check_one(gcloud, c), commands))
+    batch = GcloudBatch.get()
+    results = [_gcloud_verdict(c, *batch.run(c)) for c in commands]
     failures = [r for r in results if r is not None]
     if failures:
         raise AssertionError(
