@@ -21,6 +21,7 @@ Reply:    {"code": 1, "stderr": "ERROR: (gcloud....) ..."}
 """
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -68,10 +69,8 @@ def _child(gcloud_main, cli, argv, config, out_fd, err_fd):
         code = 99
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):  # a closed stream: nothing left to flush
                 stream.flush()
-            except Exception:  # a closed stream: nothing left to flush
-                pass
         os._exit(code)
 
 

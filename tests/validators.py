@@ -49,8 +49,8 @@ from tests.crd_validation import is_custom_resource
 
 __all__ = [
     "GCLOUD_AUTH_ERROR",
-    "GcloudBatch",
     "MIN_KUBERNETES_VERSION",
+    "GcloudBatch",
     "assert_kustomize_yields_exactly",
     "gcloud_check_commands",
     "gcloud_lines_from_dry_run",
@@ -545,8 +545,7 @@ class GcloudBatch:
             [
                 gcloud,
                 "info",
-                "--format=value(basic.python_location,installation.sdk_root,"
-                "basic.site_packages)",
+                "--format=value(basic.python_location,installation.sdk_root,basic.site_packages)",
             ],
             env=_gcloud_env(_gcloud_config_dir(self._tmp.name)),
             timeout=GCLOUD_TIMEOUT_S,
