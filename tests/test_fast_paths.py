@@ -4,7 +4,9 @@
   (jsonschema then has the last word), never the other way round;
 * ``dkgen.yaml.dump.dump_yaml`` builds nodes itself and caches the resolver, with
   the same bytes as ``yaml.dump`` through the representer;
-* the machine table reads the same with libyaml's loader as with the pure one.
+* the machine table reads the same with libyaml's loader as with the pure one;
+* the Dask configuration's dumper writes long words at once, with the bytes of
+  ``yaml.safe_dump``.
 
 (The settings loader's fast path has its own file, tests/test_yaml_read.py.)
 """
@@ -25,6 +27,7 @@ from dkgen.capacity import machines as capacity_machines
 from dkgen.compiler import merge
 from dkgen.load import load_inputs
 from dkgen.render import render_objects
+from dkgen.render.daskconfig import dump_dask_config
 from dkgen.resources import load_schema, machine_types_path
 from dkgen.schema_fast import SchemaValidator, compile_schema
 from dkgen.schema_validator import Draft202012Validator, SettingsValidator
@@ -182,6 +185,29 @@ def test_dump_is_byte_identical_on_generated_data(obj: Any) -> None:
 def test_dump_leaves_other_types_to_the_representer() -> None:
     obj = {"ratio": 0.5, "big": 1e20, "tuple-free": [1, 2]}
     assert dump.dump_yaml(obj) == reference_dump(obj)
+
+
+# ------------------------------------------------------------------ dask_config
+
+
+words = st.sampled_from(
+    ["a", "A1", "yes", "No", "1", "007", "0x1f", "1e5", "true", "null", "inf", "nan", "x" * 5000,
+     "a b", "-", "-a", "a-", "a:", ":a", "a.b", "", " ", "\n", "é", "a\nb"]
+) | st.text(alphabet="abzAZ09 -:#\n.é", max_size=20)  # fmt: skip
+config_trees = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | words,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=3),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(config_trees)
+def test_dask_config_dump_is_byte_identical_to_safe_dump(obj: Any) -> None:
+    """Words take the shortcut (every style allowed, written whole); every
+    other scalar goes through PyYAML's own analysis; the bytes agree."""
+    expected = yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    assert dump_dask_config(obj) == expected
 
 
 # ------------------------------------------------------------------ machine table
