@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,8 @@ class World:
         path = self.home / "settings.yaml"
         path.write_text(yaml.safe_dump(tree))
         result = subprocess.run(
-            [str(Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "dkgen"), "build",
-             str(path), "-o", str(self.home / "out")],
+            # The running interpreter's dkgen, whichever environment runs the tests.
+            [sys.executable, "-m", "dkgen", "build", str(path), "-o", str(self.home / "out")],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
