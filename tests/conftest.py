@@ -3,6 +3,22 @@ and the folders of error cases.
 
 Regenerate every golden output with ``pytest --update-golden`` and review
 the result with ``git diff tests/cases tests/errors tests/adversarial``.
+
+The suite runs in parallel (pytest-xdist, ``-n auto`` in pyproject.toml):
+every worker is its own process, and any two tests may run at the same time,
+in any order, on different workers. To keep a new test safe beside the others:
+
+* write only under ``tmp_path`` / ``tmp_path_factory`` (or a
+  ``tempfile.TemporaryDirectory``), never into the checkout or a fixed path
+  such as ``/tmp/x`` or ``out/`` (``--update-golden`` is the one writer of
+  the checkout, and it runs in one process: see ``pytest_configure``);
+* take ports from ``tests.processes.free_ports``, never a fixed number;
+* module- and session-scoped fixtures run once per *worker*, not once per
+  run: a module whose fixture is costly (real Dask processes) is marked
+  ``pytest.mark.xdist_group("its-name")`` so one worker runs all its tests;
+* module-level state (a cache, a counter) is per worker too; a count the
+  terminal summary prints goes through ``workeroutput`` (see below);
+* one tool run per test: two mypy runs in one run would share .mypy_cache.
 """
 
 from __future__ import annotations
@@ -140,6 +156,40 @@ hypothesis_settings.register_profile(
     "deep", max_examples=1000, deadline=None, suppress_health_check=_FUZZ_HEALTH
 )
 hypothesis_settings.load_profile("ci")  # --hypothesis-profile overrides it
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """``--update-golden`` rewrites files that other tests read (a half-written
+    ``expected/`` would fail a validator on another worker): it runs in this
+    one process, whatever ``-n`` says."""
+    if config.getoption("--update-golden") and getattr(config.option, "dist", "no") != "no":
+        config.option.dist = "no"
+        config.option.numprocesses = 0
+        config.option.tx = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the generated-case counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests import fuzzing
+
+        workeroutput["fuzz_cases"] = dict(fuzzing.CASES)
+        workeroutput["fuzz_outputs"] = fuzzing._STRICT["outputs"]
+        workeroutput["fuzz_docs"] = sorted(fuzzing._SEEN_DOCS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: add up what each worker generated."""
+    output = getattr(node, "workeroutput", {})
+    if "fuzz_cases" in output:
+        from tests import fuzzing
+
+        fuzzing.CASES.update(output["fuzz_cases"])
+        fuzzing._STRICT["outputs"] += output["fuzz_outputs"]
+        fuzzing._SEEN_DOCS.update(output["fuzz_docs"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

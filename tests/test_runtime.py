@@ -95,7 +95,8 @@ from tests.processes import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its real Dask processes start once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_runtime")]
 
 VENV_BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "examples" / "settings.yaml"

@@ -67,7 +67,8 @@ def by_value(fn: Any) -> Any:
     return fn
 
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its real Dask processes start once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_runtime_adaptive")]
 
 ADAPTIVE = REPO / "examples" / "adaptive.yaml"
 SMALL = "1536Mi"

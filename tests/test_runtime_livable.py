@@ -43,7 +43,8 @@ from tests.test_runtime import (
     start,
 )
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its real Dask processes start once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_runtime_livable")]
 
 GPU_GROUP: dict[str, Any] = {
     "count": 1,
