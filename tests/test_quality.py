@@ -20,6 +20,11 @@ from tests.conftest import REPO
     ids=["ruff-check", "ruff-format", "mypy-strict"],
 )
 def test_quality_gate(command: list[str]) -> None:
+    # Each gate is one test, so pytest-xdist runs them on whichever workers are
+    # free, beside the rest of the suite. mypy keeps its incremental cache in
+    # .mypy_cache, which two mypy processes must not write at once: only this
+    # one test runs mypy (add a second mypy run with its own --cache-dir).
+    # ruff replaces its cache files whole, so the two ruff runs may overlap.
     result = subprocess.run(
         [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, check=False
     )
