@@ -32,7 +32,6 @@ cluster it describes gets torn down.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dkgen.check import label
@@ -54,6 +53,7 @@ from dkgen.emit.lock import output_lock
 from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
 from dkgen.impact import assess_changes
 from dkgen.load import display_path, load_inputs, load_layer
+from dkgen.records import dataclass, replace
 
 NAME_PATH = ("cluster", "name")
 

@@ -19,7 +19,6 @@ import functools
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from dkgen.emit.plan import (
     user_paths,
 )
 from dkgen.errors import Origin, OutputError, Problem
+from dkgen.records import dataclass
 
 # What a failed write usually means, and what to do about it.
 _WRITE_HINTS = {

@@ -19,7 +19,6 @@ idle group (target 0) go to zero when its ``min`` is 0, after KEDA's
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -33,6 +32,7 @@ from dkgen.autoscaling import (
     KEDA_OPERATOR_LABELS,
     adaptive_groups,
 )
+from dkgen.records import dataclass, field
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, metadata
 from dkgen.render.workers import GROUP_LABEL, worker_deployment_name, worker_processes
 from dkgen.settings import Settings, WorkerGroup
