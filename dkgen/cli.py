@@ -109,10 +109,10 @@ _IMPACT_FORMATS = (*PROBLEM_FORMATS, "json")
 
 
 def report_impact(impacts: Sequence[Problem]) -> None:
-    from dkgen.impact import to_json
-
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.meta.get(_PROBLEM_FORMAT) == "json":
+        from dkgen.impact import to_json
+
         click.echo(to_json(list(impacts)))
     else:
         report(impacts)

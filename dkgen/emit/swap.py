@@ -306,6 +306,9 @@ def _remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
     build, which removes nothing, does not pay."""
     if ignore_errors and not os.path.lexists(path):
         return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)  # an empty directory (what `-o` named, created just before)
+        return
     import shutil  # see the docstring
 
     shutil.rmtree(path, ignore_errors=ignore_errors)
