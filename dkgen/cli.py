@@ -8,10 +8,11 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -428,6 +429,33 @@ def explain(key: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="dkgen")
+
+
+def run() -> NoReturn:
+    """The ``dkgen`` command (the console script and ``python -m dkgen``):
+    :func:`main`, then the process ends without tearing the interpreter down.
+
+    Finalising the two hundred modules a build imports took 13-15 ms of CPU,
+    a tenth of a cold build (benchmarks/README.md); the kernel frees the
+    memory and the output lock at once. Everything dkgen writes is closed and
+    synced before :func:`main` returns, so only the standard streams are
+    flushed here. A bug's exception still propagates with its traceback.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    status = code or 0
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120  # as Python's own exit does when a flush fails
+    os._exit(status)
 
 
 @cli.command()

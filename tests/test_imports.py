@@ -238,3 +238,24 @@ def test_blocked_modules_stay_importable_afterwards() -> None:
     for name in ("rfc3987_syntax", "webcolors"):
         if importlib.util.find_spec(name) is not None:
             assert importlib.import_module(name).__name__ == name
+
+
+def test_the_command_ends_without_teardown_and_keeps_its_output_and_exit_codes(
+    tmp_path: Path,
+) -> None:
+    """``dkgen`` ends with ``os._exit`` (dkgen.cli.run): every byte printed
+    still arrives, exit codes are kept, a bug still shows its traceback."""
+    command = [sys.executable, "-m", "dkgen"]
+    schema = subprocess.run([*command, "schema"], capture_output=True, check=True)
+    assert schema.stdout == (REPO / "schema" / "settings.schema.json").read_bytes()
+    version = subprocess.run([*command, "--version"], check=False, capture_output=True, text=True)
+    assert (version.returncode, version.stdout) == (0, "dkgen, version 0.1.0\n")
+    missing = subprocess.run(
+        [*command, "validate", str(tmp_path / "missing.yaml")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "missing.yaml" in missing.stderr
+    usage = subprocess.run([*command, "build"], check=False, capture_output=True, text=True)
+    assert usage.returncode == 2 and "Missing option" in usage.stderr
