@@ -219,7 +219,13 @@ def _make_init(
         return values
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807  # the method's name
-        values = bind(args, kwargs) if kwargs or len(args) != count else args
+        # Every field given, all by position or all by name: the common calls.
+        if not kwargs and len(args) == count:
+            values: Any = args
+        elif not args and len(kwargs) == count and all(name in kwargs for name in fields):
+            values = [kwargs[name] for name in fields]
+        else:
+            values = bind(args, kwargs)
         for name, value in zip(fields, values, strict=True):
             assign(self, name, value)
         if post_init:
