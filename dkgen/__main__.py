@@ -1,5 +1,5 @@
 """Allow ``python -m dkgen``."""
 
-from dkgen.cli import main
+from dkgen.cli import run
 
-main()
+run()

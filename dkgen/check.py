@@ -19,7 +19,6 @@ Pure functions of the plan: no printing (that is the CLI's job).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +50,8 @@ def file_diff(out_label: str, change: FileChange) -> str:
     before = "" if change.current is None else change.current.decode("utf-8", "replace")
     after = change.new or ""
     path = f"{out_label}/{change.name}"
+    import difflib  # noqa: PLC0415  # only check prints diffs; build imports this module
+
     return "".join(
         difflib.unified_diff(
             _lines(before),

@@ -8,16 +8,17 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from dkgen import __version__
 from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem, ProblemFormat, SettingsError
+from dkgen.records import replace
 
 if TYPE_CHECKING:
     from dkgen.emit import EmitReport
@@ -109,10 +110,10 @@ _IMPACT_FORMATS = (*PROBLEM_FORMATS, "json")
 
 
 def report_impact(impacts: Sequence[Problem]) -> None:
-    from dkgen.impact import to_json
-
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.meta.get(_PROBLEM_FORMAT) == "json":
+        from dkgen.impact import to_json
+
         click.echo(to_json(list(impacts)))
     else:
         report(impacts)
@@ -428,6 +429,33 @@ def explain(key: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="dkgen")
+
+
+def run() -> NoReturn:
+    """The ``dkgen`` command (the console script and ``python -m dkgen``):
+    :func:`main`, then the process ends without tearing the interpreter down.
+
+    Finalising the two hundred modules a build imports took 13-15 ms of CPU,
+    a tenth of a cold build (benchmarks/README.md); the kernel frees the
+    memory and the output lock at once. Everything dkgen writes is closed and
+    synced before :func:`main` returns, so only the standard streams are
+    flushed here. A bug's exception still propagates with its traceback.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    status = code or 0
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120  # as Python's own exit does when a flush fails
+    os._exit(status)
 
 
 @cli.command()

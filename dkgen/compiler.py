@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from dkgen.input_names import name_from
 from dkgen.load import SHIPPED_PREFIX, Layer, Override, default_layer, load_inputs
 from dkgen.merge import Merged, merge_layers
 from dkgen.provisioning import compose_spot
+from dkgen.records import dataclass, replace
 from dkgen.render import render_objects
 from dkgen.render.cluster_script import render_cluster_script
 from dkgen.render.common import object_file_name

@@ -8,8 +8,9 @@ keeps its traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Literal, Self
+
+from dkgen.records import dataclass, field
 
 # A note is advice (capacity left idle); unlike a warning, --strict lets it pass.
 Severity = Literal["error", "warning", "note"]

@@ -23,12 +23,12 @@ EXAMPLE:
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import InputError, Origin
 from dkgen.keypath import KeyPath, dotted_key, format_path
 from dkgen.load import default_layer
+from dkgen.records import dataclass
 from dkgen.resources import load_schema
 from dkgen.schema_index import (
     alternatives,

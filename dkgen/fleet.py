@@ -32,7 +32,6 @@ cluster it describes gets torn down.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dkgen.check import label
@@ -52,8 +51,8 @@ from dkgen.emit import (
 )
 from dkgen.emit.lock import output_lock
 from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
-from dkgen.impact import assess_changes
 from dkgen.load import display_path, load_inputs, load_layer
+from dkgen.records import dataclass, replace
 
 NAME_PATH = ("cluster", "name")
 
@@ -257,7 +256,7 @@ def _build_members(
                 if problems:
                     continue  # nothing will be written: only look for more problems
                 report = stage_output(target, files, inputs, plan, batch)
-                impact = tuple(assess_changes(label(member.out_dir), plan.changes))
+                impact = _impact(member.out_dir, plan)
                 done.append((member, kept_once(replace(report, impact=impact))))
             except DkgenError as err:
                 refused_output = refused_output and isinstance(err, OutputError)
@@ -268,6 +267,16 @@ def _build_members(
     finally:
         batch.discard()
     return done
+
+
+def _impact(out_dir: Path, plan: OutputPlan) -> tuple[Problem, ...]:
+    """What applying ``plan`` would do (:mod:`dkgen.impact`). A first build
+    replaces nothing, so it has none, and the report is not even imported."""
+    if all(change.current is None for change in plan.changes):
+        return ()
+    from dkgen.impact import assess_changes  # noqa: PLC0415  # see the docstring
+
+    return tuple(assess_changes(label(out_dir), plan.changes))
 
 
 def check_fleet(fleet: Fleet) -> Iterator[tuple[Member, OutputPlan]]:

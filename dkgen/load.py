@@ -21,12 +21,12 @@ import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dkgen.errors import InputError, Origin, Problem
 from dkgen.keypath import KeyPath, dotted_key
+from dkgen.records import dataclass
 from dkgen.resources import default_base_path, load_schema, overlays_dir, shipped_overlays
 from dkgen.suggest import overlay_hint
 from dkgen.yaml import read

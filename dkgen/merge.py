@@ -10,12 +10,12 @@ and ``dkgen config --show-origin`` can point at it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import InputError, Origin
 from dkgen.keypath import KeyPath, format_path
 from dkgen.load import Layer, Override
+from dkgen.records import dataclass
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from dkgen import target_regex
 from dkgen.errors import DkgenError, Origin, Problem
 from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.records import dataclass
 from dkgen.settings import Patch, PatchTarget
 from dkgen.yaml import read
 

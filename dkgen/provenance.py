@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from dkgen.errors import Origin, Problem
 from dkgen.keypath import KeyPath, format_path
 from dkgen.load import Layer, Override, iter_leaves, load_inputs
 from dkgen.merge import Merged
+from dkgen.records import dataclass
 from dkgen.schema_index import schema_at
 from dkgen.yaml.text import to_yaml
 

@@ -34,12 +34,12 @@ switch it turns off takes the origin of the one that won, so
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from typing import Any
 
 from dkgen.errors import Origin
 from dkgen.keypath import KeyPath
 from dkgen.merge import Merged
+from dkgen.records import replace
 
 SWITCHES = ("spot", "preemptible")
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dkgen.keypath import KeyPath
 from dkgen.load import default_layer
+from dkgen.records import dataclass
 from dkgen.settings import DEFAULT_GROUP, group_key_path
 
 if TYPE_CHECKING:

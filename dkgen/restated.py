@@ -37,7 +37,6 @@ from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, format_path
 from dkgen.load import Layer
 from dkgen.merge import Merged
-from dkgen.yaml.text import yaml_scalar
 
 _MISSING = object()
 
@@ -88,6 +87,9 @@ def restated_defaults(
                 if theirs is _MISSING or isinstance(theirs, dict):
                     continue
                 if not _same(base, theirs):
+                    # The people-facing YAML writer (ruamel) loads only for a note.
+                    from dkgen.yaml.text import yaml_scalar  # noqa: PLC0415
+
                     where = overlay.values.get(path, overlay.values[()])
                     yield Problem(
                         origin,

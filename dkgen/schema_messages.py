@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dkgen.errors import Origin, Problem
 from dkgen.keypath import KeyPath, format_path
 from dkgen.merge import Merged
+from dkgen.records import dataclass
 from dkgen.schema_index import range_text, suggest_key
 from dkgen.secrets import credential_name, plaintext_secret_key
 

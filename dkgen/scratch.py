@@ -23,10 +23,10 @@ free (eviction threshold), and GKE reserves min(50% of the disk, 6 GiB +
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from dkgen.quantity import memory_bytes
+from dkgen.records import dataclass
 from dkgen.settings import Settings
 
 MIB = 2**20

@@ -23,11 +23,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dkgen.errors import Origin
 from dkgen.quantity import memory_limit_bytes
+from dkgen.records import dataclass, field
 
 DEFAULT_GROUP = "default"
 # GKE names a cluster's initial pool default-pool; no gcloud flag renames it.

@@ -11,15 +11,14 @@ fix is obvious. This module only orchestrates.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dkgen.errors import Origin, Problem, SettingsError, errors_only
 from dkgen.keypath import KeyPath
 from dkgen.merge import Merged
 from dkgen.patches import parse_patches
+from dkgen.records import dataclass, replace
 from dkgen.render import dry_patch_problems
 from dkgen.repair import ReadLog, recording, repair, touches
 from dkgen.resources import load_schema
@@ -72,12 +71,12 @@ def validate(merged: Merged) -> Validated:
         repaired = repair(merged.data, errors)
         if any(True for _ in _validator().iter_errors(repaired.tree)):
             raise SettingsError(errors_only(problems))
-        checked = dataclasses.replace(merged, data=repaired.tree)
+        checked = replace(merged, data=repaired.tree)
         replaced = repaired.replaced
     log = ReadLog()
     # With values replaced, the rules read a tree that logs what they read.
     where = _SettingLocator(
-        dataclasses.replace(checked, data=recording(checked.data, log)) if replaced else checked
+        replace(checked, data=recording(checked.data, log)) if replaced else checked
     )
     patches, found = parse_patches(where)
     if touches(log.paths, replaced):

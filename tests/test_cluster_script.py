@@ -8,7 +8,6 @@ gcloud against an emulated Google Cloud.
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dkgen import records
 from dkgen.compiler import compile_settings, header
 from dkgen.render.cluster_script import render_cluster_script
 from tests import validators
@@ -95,7 +95,7 @@ HOSTILE = [
 def test_any_value_reaches_gcloud_byte_for_byte(value: str, in_repo: Path, tmp_path: Path) -> None:
     """Bypass the schema (which rejects these) to prove the quoting layer alone holds."""
     settings = compile_settings([Path("examples/three-groups.yaml")]).settings
-    cluster = dataclasses.replace(
+    cluster = records.replace(
         settings.cluster,
         name=value,
         project=value,
@@ -104,7 +104,7 @@ def test_any_value_reaches_gcloud_byte_for_byte(value: str, in_repo: Path, tmp_p
         labels=(("k", value),),
         kubernetes_version=value,
     )
-    hostile = dataclasses.replace(settings, cluster=cluster)
+    hostile = records.replace(settings, cluster=cluster)
     script = tmp_path / "cluster.sh"
     # No shellcheck here: it rightly notes that '$(...)' stays literal in single
     # quotes, which is the point. The shipped scripts are shellchecked in full.

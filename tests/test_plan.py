@@ -88,15 +88,13 @@ def test_plan_reports_problems_as_github_annotations(
 def test_the_plan_is_computed_once_per_settings_object() -> None:
     # Validation, `dkgen plan` and the README read one plan; settings that
     # differ (here: another object with other workers) get their own.
-    import dataclasses
-
-    from dkgen import capacity
+    from dkgen import capacity, records
     from dkgen.compiler import merge
     from dkgen.load import parse_layer
     from dkgen.validate import validate
 
     settings = validate(merge([parse_layer("cluster: {name: demo}\n", "s.yaml")])).settings
     assert capacity.plan(settings) is capacity.plan(settings)
-    fewer = dataclasses.replace(settings, workers=settings.workers[:1])
+    fewer = records.replace(settings, workers=settings.workers[:1])
     assert capacity.plan(fewer) is not capacity.plan(settings)
     assert capacity.plan(fewer) == capacity.plan(settings)[: 1 + len(fewer.workers)]

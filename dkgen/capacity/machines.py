@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import yaml
 
+from dkgen.records import dataclass
 from dkgen.resources import machine_types_path
 
 MIB = 2**20

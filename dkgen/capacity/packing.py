@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from dkgen.autoscaling import KEDA_CPU_MILLICORES, KEDA_MEMORY_BYTES
 from dkgen.capacity.machines import Machine, lookup
 from dkgen.capacity.reservations import CLUSTER_ADDONS, Resources, allocatable, for_pods
 from dkgen.quantity import memory_bytes, millicores
+from dkgen.records import dataclass, field
 from dkgen.settings import NodePool, Settings, WorkerGroup
 
 REGIONAL_ZONES = 3

@@ -6,7 +6,6 @@ output README embeds :func:`format_plan_markdown`.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -174,6 +173,9 @@ def format_plan_text(pools: Sequence[PoolPlan]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+    # Only `dkgen plan` prints the text table; a build's README takes the Markdown.
+    import textwrap  # noqa: PLC0415
+
     return "\n".join([*lines, "", *textwrap.wrap(plan_footnote(), 100), ""])
 
 

@@ -11,10 +11,10 @@ every machine.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from dkgen.capacity.machines import GIB, MIB, Machine
+from dkgen.records import dataclass
 
 # GKE's documented reservations ("Plan GKE Standard node sizes"), as marginal
 # rates per tier: (upper bound of the tier, share reserved within it).

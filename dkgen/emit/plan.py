@@ -18,11 +18,11 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from dkgen.errors import Origin, OutputError, Problem
+from dkgen.records import dataclass
 
 MANIFEST = ".dkgen-manifest.json"
 # Hidden siblings of an output directory: a new tree being assembled, and

@@ -17,9 +17,7 @@ import contextlib
 import errno
 import functools
 import os
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from dkgen.emit.plan import (
     user_paths,
 )
 from dkgen.errors import Origin, OutputError, Problem
+from dkgen.records import dataclass
 
 # What a failed write usually means, and what to do about it.
 _WRITE_HINTS = {
@@ -90,7 +89,7 @@ def clean_leftovers(parent: Path, name: str, hidden: Sequence[str] | None = None
         with writing(target):
             os.rename(retired.pop(), target)
     for leftover in (*retired, *_leftovers(parent, names, STAGING, name)):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove_tree(leftover, ignore_errors=True)
 
 
 def leftover_names(parent: Path) -> list[str]:
@@ -130,6 +129,8 @@ def _copy_user_path(source: Path, target: Path) -> None:
     if source.is_symlink():
         os.symlink(os.readlink(source), target)
     else:
+        import shutil  # see _remove_tree
+
         shutil.copy2(source, target)
 
 
@@ -276,13 +277,13 @@ class SwapBatch:
                     _fsync_dir(parent)
         except BaseException:
             for left in staged[swapped:]:
-                shutil.rmtree(left.staging, ignore_errors=True)
+                _remove_tree(left.staging, ignore_errors=True)
             raise
 
     def discard(self) -> None:
         """Remove what was staged and not committed (the build stopped)."""
         for staged in self._staged:
-            shutil.rmtree(staged.staging, ignore_errors=True)
+            _remove_tree(staged.staging, ignore_errors=True)
         self._staged = []
 
 
@@ -291,12 +292,26 @@ def _swap(staged: _Staged) -> None:
     if not target.exists():
         os.rename(staging, target)
     elif _exchange(staging, target):
-        shutil.rmtree(staging)
+        _remove_tree(staging)
     else:
         retired = target.parent / f"{RETIRED}{target.name}-{os.getpid()}"
         os.rename(target, retired)
         os.rename(staging, target)
-        shutil.rmtree(retired)
+        _remove_tree(retired)
+
+
+def _remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
+    """``shutil.rmtree``, imported only when there is a tree to remove:
+    shutil imports zlib, bz2 and lzma, a few milliseconds that a first
+    build, which removes nothing, does not pay."""
+    if ignore_errors and not os.path.lexists(path):
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)  # an empty directory (what `-o` named, created just before)
+        return
+    import shutil  # see the docstring
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def stage_output(
@@ -325,7 +340,7 @@ def stage_output(
 
     staging = _staging_path(target)
     with writing(target):
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
             for rel in kept:
@@ -334,7 +349,7 @@ def stage_output(
                 _write_file(staging / name, text)
             _write_file(staging / MANIFEST, manifest_text(files, inputs))
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging, ignore_errors=True)
             raise
     batch.add(_Staged(str(target)))
     return EmitReport(written=tuple(sorted(files)), removed=tuple(removed), kept=tuple(kept))

@@ -33,9 +33,9 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from dkgen.autoscaling import adaptive_groups, keda_install_commands
+from dkgen.records import dataclass
 from dkgen.render.common import SERVICE_ACCOUNT
 from dkgen.render.jupyter_home import delete_question_suffix
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE

@@ -34,12 +34,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import yaml
 
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.records import dataclass
 from dkgen.resources import rapids_dask_path
 from dkgen.settings import Settings
 

@@ -15,11 +15,11 @@ view, shared by the rules that read a group's values.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.records import dataclass
 from dkgen.settings import DEFAULT_GROUP, Settings, group_key_path
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
