@@ -130,7 +130,7 @@ def legacy_identity(script: str | None, kustomization: str | None) -> Identity |
 
 def _words(line: str) -> list[str]:
     try:
-        return shlex.split(line, comments=True)
+        return shlex.split(line.rstrip().removesuffix("\\"), comments=True)
     except ValueError:
         return []
 

@@ -44,7 +44,7 @@ from dkgen.identity import RECORD, Identity, parse_record
 from dkgen.quantity import memory_bytes
 from dkgen.render.cluster_script import POOL_FACTS_PREFIX, REPLACED_FIELDS
 from dkgen.render.common import SCHEDULER_SERVICE as SCHEDULER_NAME
-from dkgen.render.kustomization import NEVER_PRUNED
+from dkgen.render.kustomization import NEVER_PRUNED, prunable_kind
 
 if TYPE_CHECKING:
     from dkgen.emit import FileChange
@@ -80,6 +80,20 @@ def _objects(files: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, dict[
         if isinstance(obj, dict) and "kind" in obj and isinstance(obj.get("metadata"), dict):
             found[(str(obj["kind"]), str(obj["metadata"].get("name")))] = (name, obj)
     return found
+
+
+def _custom_kind_gone(kind: str, new: Mapping[str, str]) -> bool:
+    """A custom kind the new build no longer generates at all: ``prune.sh``
+    deletes its objects, since the apply's allowlist cannot name it. Read from
+    the new ``kustomization.yaml``, which changes whenever a file goes."""
+    prunable = prunable_kind(kind)
+    if prunable is None or not prunable.custom or "kustomization.yaml" not in new:
+        return False
+    try:
+        resources = yaml.safe_load(new["kustomization.yaml"]).get("resources") or []
+    except (yaml.YAMLError, AttributeError):
+        return False
+    return not any(str(f).startswith(f"{kind.lower()}-") for f in resources)
 
 
 def _pools(files: Mapping[str, str]) -> dict[str, dict[str, Any]] | None:
@@ -155,14 +169,12 @@ def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> 
             )
             continue
         if key not in after:
-            impacts.append(
-                _note(
-                    out,
-                    before[key][0],
-                    f"{subject}: deleted (by the documented kubectl apply --prune)",
-                    "warning",
-                )
+            how = (
+                "./prune.sh, after the documented kubectl apply"
+                if _custom_kind_gone(kind, new)
+                else "the documented kubectl apply --prune"
             )
+            impacts.append(_note(out, before[key][0], f"{subject}: deleted (by {how})", "warning"))
             continue
         file, current = before[key]
         _, wanted = after[key]
