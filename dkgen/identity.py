@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import yaml
 
 from dkgen.errors import Origin, Problem
+from dkgen.render.jupyter import HOME
 from dkgen.render.jupyter_home import CLAIM_NAME
 from dkgen.render.kustomization import NEVER_PRUNED, PRUNABLE_KINDS
 from dkgen.settings import Settings
@@ -176,7 +177,7 @@ def identity_problems(
             f"this directory manages namespace {old.namespace} of cluster {old.name}; this "
             f"build is for namespace {new.namespace}: kubectl apply would create everything "
             f"anew there and leave the old Deployments running in {old.namespace} (prune "
-            f"never looks there){_claim_clause(old, old_files)}",
+            f"never looks there){_claim_clause(old_files)}",
             _namespace_hint(out, old, old_files, adopt),
         )
     ]
@@ -188,7 +189,7 @@ def _claims(old_files: Iterable[str]) -> list[str]:
                   if f.startswith(prefix))  # fmt: skip
 
 
-def _claim_clause(old: Identity, old_files: Iterable[str]) -> str:
+def _claim_clause(old_files: Iterable[str]) -> str:
     claims = _claims(old_files)
     if not claims:
         return ""
@@ -209,7 +210,7 @@ def _namespace_hint(out: str, old: Identity, old_files: Iterable[str], adopt: st
         keep = (
             f"; this keeps the claim {', '.join(claims)} (a claim cannot move between "
             f"namespaces: copy the notebooks out first, `kubectl --namespace {old.namespace} "
-            "cp <jupyter pod>:/home/jovyan ./notebooks`, and into the new Jupyter after "
+            f"cp <jupyter pod>:{HOME} ./notebooks`, and into the new Jupyter after "
             f"apply); never `kubectl delete namespace {old.namespace}` unless you mean to "
             f"delete the notebooks: it holds {CLAIM_NAME if CLAIM_NAME in claims else claims[0]}"
         )

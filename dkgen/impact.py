@@ -326,9 +326,10 @@ def _account_impacts(
         impacts.append(_note(
             out, file,
             f"Google service account {old} -> {_shown(new)}: cluster.sh apply grants the new "
-            f"one (pods act as it after restarting); the old one keeps its bucket grants and "
-            "no script deletes it: if dkgen made it (a dask-... account), delete it after "
-            f"apply: `gcloud iam service-accounts delete {old} --project {project}`",
+            f"one (pods act as it after restarting); no script deletes the old one, which "
+            "keeps its bucket grants until it is deleted: if dkgen made it (a dask-... "
+            f"account), delete it after apply: `gcloud iam service-accounts delete {old} "
+            f"--project {project}`",
             "warning",
         ))  # fmt: skip
     return impacts

@@ -372,11 +372,14 @@ def test_adaptive_on_then_off_deletes_the_scaled_object(
 ) -> None:
     out = tmp_path / "out"
     adaptive = "workers.adaptive={min: 1, max: 4}"
-    assert "scaledobject-dask-worker-default.yaml" in build_files(
-        run_dkgen, out, adaptive, settings="examples/settings.yaml"
-    )
+    before = build_files(run_dkgen, out, adaptive, settings="examples/settings.yaml")
+    assert "scaledobject-dask-worker-default.yaml" in before
     files = build_files(run_dkgen, out, settings="examples/settings.yaml")
     assert not any(name.startswith("scaledobject-") for name in files)
+    assert (
+        "ScaledObject dask-worker-default: deleted (by ./prune.sh, after the documented "
+        "kubectl apply)" in [p.message for p in assess(before, files)]
+    )
     assert "keda.sh/v1alpha1/ScaledObject" not in " ".join(documented_apply(out))
     server = FakeApiServer(KEDA, {SCALED: ["dask-worker-default"]})
     try:
