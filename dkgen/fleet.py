@@ -53,7 +53,7 @@ from dkgen.emit import (
 )
 from dkgen.emit.lock import output_lock
 from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
-from dkgen.identity import identity_of, identity_problems, previous_identity
+from dkgen.identity import RECORD, identity_of, identity_problems, previous_identity
 from dkgen.impact import apply_failures, assess_changes
 from dkgen.load import display_path, load_inputs, load_layer
 
@@ -202,6 +202,8 @@ def identity_refusal(member: Member, target: Path, plan: OutputPlan) -> list[Pro
     """The refusal of a build whose cluster or namespace differs from the one
     ``target`` manages (:mod:`dkgen.identity`); none for a directory dkgen did
     not write."""
+    if RECORD in plan.owned and all(change.name != RECORD for change in plan.changes):
+        return []  # the record on disk is the one this build writes: same identity
     old = previous_identity(lambda name: read_owned_text(target, plan, name))
     new = identity_of(member.checked.settings)
     return identity_problems(label(member.out_dir), old, new, sorted(plan.owned))
