@@ -182,12 +182,24 @@ def each_option(func: F) -> F:
     )(func)
 
 
+def adopt_option(func: F) -> F:
+    """``--adopt``: let a build change the cluster or namespace its output manages."""
+    return click.option(
+        "--adopt",
+        is_flag=True,
+        help="Let this build change the GKE cluster (name, location, project) or the "
+        "namespace an existing OUTPUT manages. Without it such a build refuses and says "
+        "how to tear the old one down first: once overwritten, no script here knows it.",
+    )(func)
+
+
 def strict_option(func: F) -> F:
     """``--strict``: warnings fail the command (exit 2); notes never do."""
     return click.option(
         "--strict",
         is_flag=True,
-        help="Treat warnings (such as workers needing more nodes than max_nodes) as errors.",
+        help="Treat warnings (such as workers needing more nodes than max_nodes) as errors; "
+        "build also refuses a change kubectl apply would fail on (a shrinking claim).",
     )(func)
 
 
@@ -220,6 +232,7 @@ def cli() -> None:
     "did not generate or that were edited by hand.",
 )
 @each_option
+@adopt_option
 @strict_option
 def build(
     settings_files: tuple[Path, ...],
@@ -228,6 +241,7 @@ def build(
     out_dir: Path,
     force: bool,
     each: bool,
+    adopt: bool,
     strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
@@ -239,7 +253,7 @@ def build(
         fleet = load_single(settings_files, overlays, overrides, out_dir)
     enforce_strict(fleet.warnings, strict)
     report(fleet.warnings)
-    for member, emitted in build_fleet(fleet, force=force):
+    for member, emitted in build_fleet(fleet, force=force, adopt=adopt, strict=strict):
         report_impact(emitted.impact)
         click.echo(emit_summary(member.out_dir, emitted))
     if each:
@@ -292,6 +306,7 @@ def clusters(count: int) -> str:
 @problem_format_option(choices=_IMPACT_FORMATS)
 @error_format_alias
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary, no diff.")
+@adopt_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -301,6 +316,7 @@ def check(
     out_dir: Path,
     each: bool,
     quiet: bool,
+    adopt: bool,
 ) -> None:
     """Exit 1 with a diff if OUTPUT is not what build would write there.
 
@@ -333,14 +349,14 @@ def check(
     if not each:
         fleet = load_single(settings_files, overlays, overrides, out_dir)
         report(fleet.warnings)
-        ((_, plan),) = check_fleet(fleet)
+        ((_, plan),) = check_fleet(fleet, adopt=adopt)
         show(out_dir, plan)
         ctx.exit(0 if plan.up_to_date else EXIT_DIFFERENCES)
 
     fleet = load_fleet(settings_files, overlays, overrides, out_dir)
     report(fleet.warnings)
     out_of_date = 0
-    for member, plan in check_fleet(fleet):
+    for member, plan in check_fleet(fleet, adopt=adopt):
         if not plan.up_to_date:
             out_of_date += 1
             show(member.out_dir, plan)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dkgen.errors import Problem, SettingsError
+from dkgen.identity import RECORD as IDENTITY_RECORD
+from dkgen.identity import record_text
 from dkgen.input_names import name_from
 from dkgen.load import SHIPPED_PREFIX, Layer, Override, default_layer, load_inputs
 from dkgen.merge import Merged, merge_layers
@@ -30,6 +32,8 @@ from dkgen.render import render_objects
 from dkgen.render.cluster_script import render_cluster_script
 from dkgen.render.common import object_file_name
 from dkgen.render.kustomization import render_kustomization
+from dkgen.render.prune_script import SCRIPT_NAME as PRUNE_SCRIPT
+from dkgen.render.prune_script import render_prune_script
 from dkgen.render.readme import render_readme
 from dkgen.restated import restated_defaults
 from dkgen.schema_index import schema_keys
@@ -186,6 +190,8 @@ def render_files(settings: Settings, inputs: Sequence[str]) -> dict[str, str]:
     kustomization = render_kustomization(settings, sorted(files))
     files["kustomization.yaml"] = f"{top}\n{dump_yaml(kustomization)}"
     files["cluster.sh"] = render_cluster_script(settings, top)
+    files[PRUNE_SCRIPT] = render_prune_script(settings, objects, top)
+    files[IDENTITY_RECORD] = record_text(settings)
     files["README.md"] = (
         f"<!-- {top.removeprefix('# ')} -->\n{render_readme(settings, objects, list(inputs))}"
     )

@@ -47,10 +47,12 @@ from dkgen.emit import (
     leftover_names,
     list_output_dirs,
     plan_output,
+    read_owned_text,
     stage_output,
 )
 from dkgen.emit.lock import output_lock
 from dkgen.errors import DkgenError, InputError, Origin, OutputError, Problem
+from dkgen.identity import RECORD, identity_of, identity_problems, previous_identity
 from dkgen.load import display_path, load_inputs, load_layer
 from dkgen.records import dataclass, replace
 
@@ -195,22 +197,38 @@ def render(member: Member) -> Mapping[str, str]:
     return render_files(member.checked.settings, member.checked.inputs)
 
 
-def build_fleet(fleet: Fleet, *, force: bool) -> list[tuple[Member, EmitReport]]:
+def identity_refusal(member: Member, target: Path, plan: OutputPlan) -> list[Problem]:
+    """The refusal of a build whose cluster or namespace differs from the one
+    ``target`` manages (:mod:`dkgen.identity`); none for a directory dkgen did
+    not write."""
+    if RECORD in plan.owned and all(change.name != RECORD for change in plan.changes):
+        return []  # the record on disk is the one this build writes: same identity
+    old = previous_identity(lambda name: read_owned_text(target, plan, name))
+    new = identity_of(member.checked.settings)
+    return identity_problems(label(member.out_dir), old, new, sorted(plan.owned))
+
+
+def build_fleet(
+    fleet: Fleet, *, force: bool, adopt: bool = False, strict: bool = False
+) -> list[tuple[Member, EmitReport]]:
     """Write every cluster of ``fleet``, or none: raise one error naming
     everything that stops any cluster from being written (hand edits, foreign
     files, refused directories, problems rendering it), for all clusters.
 
     Each cluster is rendered and planned once; its plan is what gets staged.
-    A cluster whose directory is already current is left alone."""
+    A cluster whose directory is already current is left alone. ``adopt``
+    lets a build change the cluster or namespace a directory manages;
+    ``strict`` refuses a change ``kubectl apply`` would fail on (the impact
+    says which)."""
     root = check_fleet_root(fleet.out_root) if fleet.out_root is not None else None
     # One build at a time beside each output (dkgen/emit/lock.py): the tidying,
     # planning, staging and swap all happen under the lock.
     with output_lock(_parents(fleet)):
-        return _build_members(fleet, root, force=force)
+        return _build_members(fleet, root, force=force, adopt=adopt, strict=strict)
 
 
 def _build_members(
-    fleet: Fleet, root: Path | None, *, force: bool
+    fleet: Fleet, root: Path | None, *, force: bool, adopt: bool, strict: bool
 ) -> list[tuple[Member, EmitReport]]:
     """:func:`build_fleet`'s work, under its lock."""
     # Every cluster directory of a fleet sits directly under the root: list
@@ -243,6 +261,10 @@ def _build_members(
                 )
                 inputs = member.checked.inputs
                 plan = plan_output(target, files, inputs, force=force)
+                refusal = [] if adopt else identity_refusal(member, target, plan)
+                if refusal:
+                    problems.extend(refusal)
+                    continue
                 if not force:
                     conflicts = conflict_problems(target, plan)
                     if conflicts:
@@ -257,6 +279,10 @@ def _build_members(
                     continue  # nothing will be written: only look for more problems
                 report = stage_output(target, files, inputs, plan, batch)
                 impact = _impact(member.out_dir, plan)
+                if strict and impact:
+                    from dkgen.impact import apply_failures  # noqa: PLC0415  # see _impact
+
+                    problems.extend(apply_failures(impact))
                 done.append((member, kept_once(replace(report, impact=impact))))
             except DkgenError as err:
                 refused_output = refused_output and isinstance(err, OutputError)
@@ -279,11 +305,13 @@ def _impact(out_dir: Path, plan: OutputPlan) -> tuple[Problem, ...]:
     return tuple(assess_changes(label(out_dir), plan.changes))
 
 
-def check_fleet(fleet: Fleet) -> Iterator[tuple[Member, OutputPlan]]:
+def check_fleet(fleet: Fleet, *, adopt: bool = False) -> Iterator[tuple[Member, OutputPlan]]:
     """What a build would change, cluster by cluster; writes nothing.
 
-    A cluster that cannot be planned does not stop the others: the problems
-    of all of them are raised together after the last plan."""
+    A cluster that cannot be planned, or whose build would be refused for
+    changing the cluster or namespace its directory manages (unless
+    ``adopt``), does not stop the others: the problems of all of them are
+    raised together after the last plan."""
     if fleet.out_root is not None:
         check_fleet_root(fleet.out_root)
     problems: list[Problem] = []
@@ -292,9 +320,14 @@ def check_fleet(fleet: Fleet) -> Iterator[tuple[Member, OutputPlan]]:
         for member in fleet.members:
             try:
                 files = render(member)
-                plan = plan_output(check_target(member.out_dir), files, member.checked.inputs)
+                target = check_target(member.out_dir)
+                plan = plan_output(target, files, member.checked.inputs)
             except DkgenError as err:
                 problems.extend(err.problems)
+                continue
+            refusal = [] if adopt else identity_refusal(member, target, plan)
+            if refusal:
+                problems.extend(refusal)
                 continue
             yield member, plan
     if problems:

@@ -10,6 +10,15 @@ build writes and says, per object and node pool, what applying them does:
   documented ``kubectl apply --prune``; a new one is created;
 * a Service whose type or allowed source ranges change changes who can
   reach it;
+* the cluster or namespace the directory manages changes (``dkgen-cluster.json``,
+  ``dkgen/identity.py``; a build refuses it unless ``--adopt``), or the
+  release channel does (GKE upgrades the cluster to that channel's version);
+* the Google service account pods act as changes (the managed account's name
+  changed in this release: ``dkgen/settings.py``);
+* the notebooks' claim grows (fine: GKE's classes expand a disk in place) or
+  would shrink or change its StorageClass, which the API server refuses, so
+  ``kubectl apply`` fails on it (:func:`apply_failures`; ``build --strict``
+  refuses such a build);
 * a node pool (facts from each ``cluster.sh``'s ``# dkgen-pool:`` lines) is
   created, deleted, updated in place (GKE recreates its nodes, so the pods on
   them restart) or replaced (deleted and created again: ``cluster.sh apply
@@ -25,14 +34,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dkgen.errors import Origin, Problem, Severity
+from dkgen.identity import RECORD, Identity, parse_record
+from dkgen.quantity import memory_bytes
 from dkgen.render.cluster_script import POOL_FACTS_PREFIX, REPLACED_FIELDS
 from dkgen.render.common import SCHEDULER_SERVICE as SCHEDULER_NAME
-from dkgen.render.kustomization import NEVER_PRUNED
+from dkgen.render.kustomization import NEVER_PRUNED, prunable_kind
 
 if TYPE_CHECKING:
     from dkgen.emit import FileChange
@@ -68,6 +80,20 @@ def _objects(files: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, dict[
         if isinstance(obj, dict) and "kind" in obj and isinstance(obj.get("metadata"), dict):
             found[(str(obj["kind"]), str(obj["metadata"].get("name")))] = (name, obj)
     return found
+
+
+def _custom_kind_gone(kind: str, new: Mapping[str, str]) -> bool:
+    """A custom kind the new build no longer generates at all: ``prune.sh``
+    deletes its objects, since the apply's allowlist cannot name it. Read from
+    the new ``kustomization.yaml``, which changes whenever a file goes."""
+    prunable = prunable_kind(kind)
+    if prunable is None or not prunable.custom or "kustomization.yaml" not in new:
+        return False
+    try:
+        resources = yaml.safe_load(new["kustomization.yaml"]).get("resources") or []
+    except (yaml.YAMLError, AttributeError):
+        return False
+    return not any(str(f).startswith(f"{kind.lower()}-") for f in resources)
 
 
 def _pools(files: Mapping[str, str]) -> dict[str, dict[str, Any]] | None:
@@ -117,6 +143,20 @@ def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> 
             exposed = f", exposure {_exposure(after[key][1])}" if kind == "Service" else ""
             impacts.append(_note(out, after[key][0], f"{subject}: created{exposed}"))
             continue
+        if key not in after and kind == "Namespace":
+            claims = sorted(n for k, n in before if k == "PersistentVolumeClaim")
+            held = f": it holds the notebooks' claim {', '.join(claims)}" if claims else ""
+            impacts.append(
+                _note(
+                    out,
+                    before[key][0],
+                    f"{subject}: no longer generated, and kept: the documented kubectl apply "
+                    f"never prunes a Namespace{held}; `kubectl delete namespace {name}` deletes "
+                    "everything in it, so copy the notebooks out before you delete it",
+                    "warning",
+                )
+            )
+            continue
         if key not in after and kind in NEVER_PRUNED:
             impacts.append(
                 _note(
@@ -129,14 +169,12 @@ def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> 
             )
             continue
         if key not in after:
-            impacts.append(
-                _note(
-                    out,
-                    before[key][0],
-                    f"{subject}: deleted (by the documented kubectl apply --prune)",
-                    "warning",
-                )
+            how = (
+                "./prune.sh, after the documented kubectl apply"
+                if _custom_kind_gone(kind, new)
+                else "the documented kubectl apply --prune"
             )
+            impacts.append(_note(out, before[key][0], f"{subject}: deleted (by {how})", "warning"))
             continue
         file, current = before[key]
         _, wanted = after[key]
@@ -162,6 +200,138 @@ def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> 
                 "warning" if wanted.get("spec", {}).get("type") == "LoadBalancer" else "note",
             ))  # fmt: skip
     impacts += _pool_impacts(old, new, out)
+    impacts += _identity_impacts(old, new, out)
+    impacts += _claim_impacts(before, after, out)
+    impacts += _account_impacts(before, after, out)
+    return impacts
+
+
+# What the impact says of a change kubectl apply will fail on (apply_failures).
+APPLY_FAILS = "kubectl apply will fail on it"
+
+
+def apply_failures(impacts: Iterable[Problem]) -> list[Problem]:
+    """The impacts that make the documented ``kubectl apply`` fail, as errors
+    (``build --strict`` refuses on them)."""
+    return [replace(p, severity="error") for p in impacts if APPLY_FAILS in p.message]
+
+
+def _identity_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> list[Problem]:
+    before = parse_record(old[RECORD]) if RECORD in old else None
+    after = parse_record(new[RECORD]) if RECORD in new else None
+    if before is None or after is None:
+        return []
+    impacts = []
+    if before.cluster != after.cluster:
+        impacts.append(_note(
+            out, RECORD,
+            f"managed cluster {before.describe_cluster()} -> {after.describe_cluster()} "
+            f"(adopted): cluster.sh apply creates {after.name}; {before.name} is managed by "
+            "no script here any more: delete it yourself if it still runs",
+            "warning",
+        ))  # fmt: skip
+    if before.namespace != after.namespace:
+        impacts.append(_namespace_impact(before, after, out))
+    if before.release_channel != after.release_channel:
+        impacts.append(_note(
+            out, RECORD,
+            f"release channel {_shown(before.release_channel)} -> "
+            f"{_shown(after.release_channel)}: cluster.sh apply moves the cluster; GKE then "
+            "upgrades its control plane and nodes to that channel's versions (nodes are "
+            "recreated, their pods restart)",
+            "warning",
+        ))  # fmt: skip
+    return impacts
+
+
+def _namespace_impact(before: Identity, after: Identity, out: str) -> Problem:
+    return _note(
+        out, RECORD,
+        f"namespace {before.namespace} -> {after.namespace} (adopted): kubectl apply creates "
+        f"every object anew in {after.namespace}, with an empty notebooks' claim; the old "
+        f"Deployments keep running in {before.namespace} (prune never looks there) beside "
+        "the old claim",
+        "warning",
+    )  # fmt: skip
+
+
+def _claim_impacts(
+    before: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    after: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    out: str,
+) -> list[Problem]:
+    impacts = []
+    for key in sorted(set(before) & set(after)):
+        if key[0] != "PersistentVolumeClaim":
+            continue
+        file, current = before[key]
+        wanted = after[key][1]
+        subject = f"PersistentVolumeClaim {key[1]}"
+        old_size, new_size = _claim_size(current), _claim_size(wanted)
+        if old_size and new_size and old_size != new_size:
+            if memory_bytes(new_size) > memory_bytes(old_size):
+                impacts.append(_note(
+                    out, file,
+                    f"{subject}: size {old_size} -> {new_size}: grows in place (the disk is "
+                    "expanded; the file system follows when the pod next mounts it)",
+                ))  # fmt: skip
+            elif memory_bytes(new_size) < memory_bytes(old_size):
+                impacts.append(_note(
+                    out, file,
+                    f"{subject}: size {old_size} -> {new_size}: a claim never shrinks, so "
+                    f"{APPLY_FAILS}; keep {old_size}, or delete the claim first (its "
+                    "notebooks are lost: copy them out) and apply again",
+                    "warning",
+                ))  # fmt: skip
+        old_class = current.get("spec", {}).get("storageClassName")
+        new_class = wanted.get("spec", {}).get("storageClassName")
+        if old_class != new_class:
+            namespace = current.get("metadata", {}).get("namespace", "")
+            impacts.append(_note(
+                out, file,
+                f"{subject}: storage class {_shown(old_class)} -> {_shown(new_class)}: a "
+                f"claim's class cannot change, so {APPLY_FAILS}; keep {_shown(old_class)}, or "
+                "copy the notebooks out, delete the claim (`kubectl --namespace "
+                f"{namespace} delete persistentvolumeclaim {key[1]}`: its notebooks are "
+                "lost) and apply again",
+                "warning",
+            ))  # fmt: skip
+    return impacts
+
+
+def _claim_size(claim: dict[str, Any]) -> str | None:
+    size = claim.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+    return str(size) if size is not None else None
+
+
+# The annotation that binds a Kubernetes service account to a Google one.
+_GOOGLE_ACCOUNT = "iam.gke.io/gcp-service-account"
+
+
+def _account_impacts(
+    before: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    after: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    out: str,
+) -> list[Problem]:
+    impacts = []
+    for key in sorted(set(before) & set(after)):
+        if key[0] != "ServiceAccount":
+            continue
+        file, current = before[key]
+        old = (current.get("metadata", {}).get("annotations") or {}).get(_GOOGLE_ACCOUNT)
+        new = (after[key][1].get("metadata", {}).get("annotations") or {}).get(_GOOGLE_ACCOUNT)
+        if not old or old == new:
+            continue
+        project = str(old).rsplit("@", 1)[-1].split(".", 1)[0]
+        impacts.append(_note(
+            out, file,
+            f"Google service account {old} -> {_shown(new)}: cluster.sh apply grants the new "
+            f"one (pods act as it after restarting); no script deletes the old one, which "
+            "keeps its bucket grants until it is deleted: if dkgen made it (a dask-... "
+            f"account), delete it after apply: `gcloud iam service-accounts delete {old} "
+            f"--project {project}`",
+            "warning",
+        ))  # fmt: skip
     return impacts
 
 

@@ -21,6 +21,7 @@ schema documents:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -283,34 +284,35 @@ class Settings:
     )
 
 
-def managed_service_account(cluster_name: str, project: str) -> str:
-    """The account cluster.sh creates: ``dask-<cluster>`` (the cluster name alone if
-    it already starts with ``dask-``), within GCP's 30-character account IDs.
+def managed_service_account(cluster_name: str, location: str, project: str) -> str:
+    """The account cluster.sh creates: ``dask-<name>-<digest>``, unique per cluster.
 
-    A longer ID is cut and ends in a digest of the whole cluster name, so two
-    clusters whose names share their first 23 characters
-    (``analytics-team-alpha-production-eu`` and ``-us``) get two accounts:
-    one shared account would be deleted by either cluster's ``cluster.sh
-    delete`` under the other's Workload Identity.
+    The digest (8 hex digits of SHA-256) covers the cluster's whole identity,
+    project, location (zone or region) and name, so the same name in two
+    locations or projects, or two names whose readable part agrees (``foo``
+    and ``dask-foo``, two names cut at the same 16 characters), get two
+    accounts: one shared account would be deleted by either cluster's
+    ``cluster.sh delete`` under the other's Workload Identity. The readable
+    part is the name without a leading ``dask-``, cut to 16 characters, so the
+    ID is at most 30 characters and always valid (``[a-z][-a-z0-9]*[a-z0-9]``,
+    6-30 long).
 
-    >>> eu, us = (managed_service_account(f"analytics-team-alpha-production-{r}", "p")
-    ...           for r in ("eu", "us"))
-    >>> eu.split("@")[0], us.split("@")[0]
-    ('dask-analytics-team-alp-f7ccf0', 'dask-analytics-team-alp-b1d826')
+    >>> eu, us = (managed_service_account("analytics", loc, "p").split("@")[0]
+    ...           for loc in ("europe-west4", "us-central1"))
+    >>> eu, us
+    ('dask-analytics-46654174', 'dask-analytics-f62b4481')
     """
-    base = cluster_name if cluster_name.startswith("dask-") else f"dask-{cluster_name}"
-    if len(base) <= _ACCOUNT_ID_MAX:
-        account_id = base
-    else:
-        digest = hashlib.sha256(cluster_name.encode()).hexdigest()[:_ACCOUNT_DIGEST]
-        head = base[: _ACCOUNT_ID_MAX - _ACCOUNT_DIGEST - 1].rstrip("-")
-        account_id = f"{head}-{digest}"
+    identity = json.dumps([project, location, cluster_name])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:_ACCOUNT_DIGEST]
+    head = cluster_name.removeprefix("dask-")[:_ACCOUNT_READABLE].strip("-")
+    account_id = f"dask-{head}-{digest}" if head else f"dask-{digest}"
     return f"{account_id}@{project}.iam.gserviceaccount.com"
 
 
 # IAM service account IDs: 6-30 characters, [a-z][-a-z0-9]*[a-z0-9].
-_ACCOUNT_ID_MAX = 30
-_ACCOUNT_DIGEST = 6
+# "dask-" (5) + readable part (16) + "-" + digest (8) = 30.
+_ACCOUNT_READABLE = 16
+_ACCOUNT_DIGEST = 8
 
 
 def resolve_gcs_mode(access: str, project: str | None) -> GcsMode:
@@ -439,7 +441,9 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
     mode = resolve_gcs_mode(gcs["access"], project)
     account = None
     if mode == "workload_identity":
-        account = gcs["service_account"] or managed_service_account(cluster["name"], project)
+        account = gcs["service_account"] or managed_service_account(
+            cluster["name"], cluster["region"] or cluster["zone"] or "", project
+        )
     return Settings(
         namespace=tree["namespace"],
         cluster=Cluster(

@@ -57,7 +57,7 @@ def _long_cluster_name(out: Path) -> None:
     accounts = set(re.findall(r"([-a-z0-9]+)@my-project-1\.iam\.gserviceaccount\.com", script))
     [account] = accounts
     assert _ACCOUNT_ID.match(account), account
-    assert account.startswith("dask-analytics-team-alp")
+    assert account.startswith("dask-analytics-team-a-")
 
 
 def _ignorecase_target(out: Path) -> None:

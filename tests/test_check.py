@@ -245,7 +245,7 @@ def test_missing_output_directory(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.yaml").write_text(GOOD)
     result = run_dkgen("check", "s.yaml", "-o", "out", "--quiet")
-    assert (result.exit_code, result.stderr) == (1, "dkgen: out: 17 added\n")
+    assert (result.exit_code, result.stderr) == (1, "dkgen: out: 19 added\n")
     assert not (tmp_path / "out").exists()
 
 

@@ -200,11 +200,11 @@ def assert_iam(world: World) -> None:
 
 
 def test_apply_creates_everything_from_nothing_then_changes_nothing(world: World) -> None:
-    world.build(BASE)
+    account = world.build(BASE).gcs.service_account
     assert world.diff()[:3] == [
         "cluster dask-day2: create",
         "node pool workers-default: create",
-        "service account dask-day2@proj-1.iam.gserviceaccount.com: create",
+        f"service account {account}: create",
     ]
     assert world.emulator.mutations() == []  # diff changed nothing
     world.emulator.propagation_delay = 2

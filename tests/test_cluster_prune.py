@@ -10,17 +10,18 @@ port, so only the connection fails).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
 
 from dkgen.impact import assess
-from dkgen.render.kustomization import NEVER_PRUNED, prune_allowlist
+from dkgen.render.kustomization import NEVER_PRUNED, PRUNABLE_KINDS, prunable_kind, prune_allowlist
 from tests import validators
 from tests.test_golden import CASE_DIRS
 
@@ -201,3 +202,216 @@ def test_check_prints_the_impact_as_json(tmp_path: Path, in_repo: Path, run_dkge
     annotations = [line for line in github.stderr.splitlines() if line.startswith("::")]
     assert any("file=out/cluster.sh" in line or "node pool workers-default: max nodes 20 -> 30"
                in line for line in annotations), github.stderr  # fmt: skip
+
+
+# ------------------------------------------------------------------ kinds dkgen once generated
+# Issue 25 item 2: prune never forgets a kind, and never names one the cluster
+# may not serve in a way that breaks the command. Judged with the real kubectl
+# against a loopback API server that answers discovery, lists and deletes.
+
+
+def test_every_generated_kind_is_prunable_or_never_pruned() -> None:
+    known = {k.kind for k in PRUNABLE_KINDS} | set(NEVER_PRUNED)
+    for case in CASE_DIRS:
+        for path in (case / "expected").glob("*.yaml"):
+            obj = yaml.safe_load(path.read_text())
+            if path.name != "kustomization.yaml":
+                assert obj["kind"] in known, path
+                kind = prunable_kind(obj["kind"])
+                assert kind is None or kind.api_version == obj["apiVersion"], path
+
+
+def test_the_allowlist_names_custom_kinds_only_while_generated() -> None:
+    for case in CASE_DIRS:
+        words = documented_apply(case / "expected")
+        allowlist = {
+            w.removeprefix("--prune-allowlist=") for w in words if w.startswith("--prune-")
+        }
+        generated = {yaml.safe_load(p.read_text())["kind"]
+                     for p in (case / "expected").glob("*-*.yaml")}  # fmt: skip
+        for kind in PRUNABLE_KINDS:
+            assert (kind.allowlist_entry in allowlist) == (
+                not kind.custom or kind.kind in generated
+            ), (case.name, kind.kind)
+        script = (case / "expected" / "prune.sh").read_text()
+        for kind in PRUNABLE_KINDS:
+            named = f"\nprune {kind.kind} {kind.resource} " in script
+            assert named == (kind.custom and kind.kind not in generated), (case.name, kind)
+
+
+class FakeApiServer:
+    """Just enough of a Kubernetes API server on loopback for kubectl's
+    discovery, list and delete: it serves the built-in kinds dkgen generates,
+    and the custom kinds it is told to; objects of a kind answer a list."""
+
+    BUILTIN: ClassVar[dict[str, list[tuple[str, str, bool]]]] = {
+        "v1": [("namespaces", "Namespace", False), ("configmaps", "ConfigMap", True),
+               ("services", "Service", True), ("serviceaccounts", "ServiceAccount", True),
+               ("persistentvolumeclaims", "PersistentVolumeClaim", True)],
+        "apps/v1": [("deployments", "Deployment", True)],
+        "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+        "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
+    }  # fmt: skip
+
+    def __init__(self, custom: dict[str, list[tuple[str, str, bool]]],
+                 objects: dict[str, list[str]]) -> None:  # fmt: skip
+        import http.server
+        import threading
+
+        self.served = {**self.BUILTIN, **custom}
+        self.objects = objects  # resource path (…/namespaces/NS/plural) -> object names
+        self.deleted: list[str] = []
+        self.listed: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def reply(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self.reply(*server.get(self.path.split("?")[0]))
+
+            def do_DELETE(self) -> None:
+                server.deleted.append(self.path.split("?")[0])
+                self.reply(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def get(self, path: str) -> tuple[int, Any]:
+        if path == "/api":
+            return 200, {"kind": "APIVersions", "versions": ["v1"]}
+        if path == "/apis":
+            groups = [gv.rsplit("/", 1) for gv in self.served if "/" in gv]
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                 "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}}
+                for g, v in groups]}  # fmt: skip
+        for group_version, resources in self.served.items():
+            base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+            if path == base:
+                return 200, {"kind": "APIResourceList", "apiVersion": "v1",
+                             "groupVersion": group_version, "resources": [
+                    {"name": name, "singularName": kind.lower(), "namespaced": namespaced,
+                     "kind": kind, "verbs": ["create", "delete", "get", "list", "patch"]}
+                    for name, kind, namespaced in resources]}  # fmt: skip
+            if path.startswith(base + "/") and path in self.objects:
+                self.listed.append(path)
+                kind = next(k for n, k, _ in resources if path.endswith("/" + n))
+                items = [{"apiVersion": group_version, "kind": kind,
+                          "metadata": {"name": n, "namespace": path.split("/")[-2]}}
+                         for n in self.objects[path]]  # fmt: skip
+                return 200, {"kind": f"{kind}List", "apiVersion": group_version,
+                             "metadata": {}, "items": items}  # fmt: skip
+        return 404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                     "reason": "NotFound", "code": 404}  # fmt: skip
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+KEDA = {"keda.sh/v1alpha1": [("scaledobjects", "ScaledObject", True)]}
+GMP = {"monitoring.googleapis.com/v1": [("podmonitorings", "PodMonitoring", True)]}
+SCALED = "/apis/keda.sh/v1alpha1/namespaces/dask/scaledobjects"
+
+
+def kubectl_env(tmp_path: Path, server: FakeApiServer) -> dict[str, str]:
+    config = KUBECONFIG.replace("https://127.0.0.1:9", server.url)
+    (tmp_path / "kubeconfig").write_text(config)
+    kubectl = Path(validators.require_tool("kubectl"))
+    return {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig"), "NO_PROXY": "*",
+            "HTTPS_PROXY": "", "HTTP_PROXY": "", "HOME": str(tmp_path),
+            "PATH": f"{kubectl.parent}:{os.environ['PATH']}"}  # fmt: skip
+
+
+def test_kubectl_refuses_an_allowlisted_kind_the_cluster_does_not_serve(tmp_path: Path) -> None:
+    """Why custom kinds not generated are left to prune.sh: kubectl's own answer."""
+    out = CASE_DIRS[0] / "expected"
+    server = FakeApiServer(GMP, {})  # the case generates PodMonitorings
+    try:
+        env = kubectl_env(tmp_path, server)
+        words = [*documented_apply(out), "--prune-allowlist=keda.sh/v1alpha1/ScaledObject"]
+        refused = subprocess.run(
+            [*words, "--request-timeout=5s"], cwd=out, env=env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert 'no matches for kind "ScaledObject" in version "keda.sh/v1alpha1"' in (
+            refused.stderr
+        )
+        # The documented command gets past the allowlist (it fails later, on what
+        # this fake does not answer), not on any kind it names.
+        documented = subprocess.run(
+            [*documented_apply(out), "--request-timeout=5s"], cwd=out, env=env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert "no matches for kind" not in documented.stderr, documented.stderr
+    finally:
+        server.close()
+
+
+def run_prune_script(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(out / "prune.sh")], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+
+
+def test_adaptive_on_then_off_deletes_the_scaled_object(
+    tmp_path: Path, in_repo: Path, run_dkgen: Any
+) -> None:
+    out = tmp_path / "out"
+    adaptive = "workers.adaptive={min: 1, max: 4}"
+    before = build_files(run_dkgen, out, adaptive, settings="examples/settings.yaml")
+    assert "scaledobject-dask-worker-default.yaml" in before
+    files = build_files(run_dkgen, out, settings="examples/settings.yaml")
+    assert not any(name.startswith("scaledobject-") for name in files)
+    assert (
+        "ScaledObject dask-worker-default: deleted (by ./prune.sh, after the documented "
+        "kubectl apply)" in [p.message for p in assess(before, files)]
+    )
+    assert "keda.sh/v1alpha1/ScaledObject" not in " ".join(documented_apply(out))
+    server = FakeApiServer(KEDA, {SCALED: ["dask-worker-default"]})
+    try:
+        result = run_prune_script(out, kubectl_env(tmp_path, server))
+        assert result.returncode == 0, result.stderr
+        assert server.deleted == [f"{SCALED}/dask-worker-default"]
+        assert server.listed == [SCALED]
+    finally:
+        server.close()
+
+
+def test_a_cluster_without_keda_is_not_broken(
+    tmp_path: Path, in_repo: Path, run_dkgen: Any
+) -> None:
+    out = tmp_path / "out"
+    build_files(run_dkgen, out, settings="examples/settings.yaml")
+    server = FakeApiServer({}, {})
+    try:
+        result = run_prune_script(out, kubectl_env(tmp_path, server))
+        assert result.returncode == 0, result.stderr
+        assert "ScaledObject: not served by this cluster" in result.stdout
+        assert server.deleted == []
+    finally:
+        server.close()
+
+
+def test_a_failed_read_stops_prune_sh(tmp_path: Path, in_repo: Path, run_dkgen: Any) -> None:
+    out = tmp_path / "out"
+    build_files(run_dkgen, out, settings="examples/settings.yaml")
+    server = FakeApiServer(KEDA, {SCALED: ["dask-worker-default"]})
+    env = kubectl_env(tmp_path, server)
+    server.close()  # nothing answers: discovery fails
+    result = run_prune_script(out, env)
+    assert result.returncode != 0
+    assert "not served" not in result.stdout

@@ -36,9 +36,9 @@ def test_one_directory_per_cluster_same_as_single_builds(repo: Path, run_dkgen: 
     result = run_dkgen("build", *fleet_args())
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "dkgen: wrote 17 files to out/alpha\n"
-        "dkgen: wrote 17 files to out/beta\n"
-        "dkgen: wrote 17 files to out/gamma\n"
+        "dkgen: wrote 19 files to out/alpha\n"
+        "dkgen: wrote 19 files to out/beta\n"
+        "dkgen: wrote 19 files to out/gamma\n"
         "dkgen: 3 clusters in out\n"
     )
     assert sorted(p.name for p in (repo / "out").iterdir()) == ["alpha", "beta", "gamma"]
@@ -209,7 +209,7 @@ def test_one_parse_of_schema_defaults_and_overlays_per_fleet(
     assert events == [e for n in names for e in (f"render {n}", f"plan {n}", f"stage {n}")]
     events.clear()
     again = run_dkgen("build", *files, "-o", "out", "--each", "--overlay", "prod")
-    assert again.stdout.count("is up to date (17 files)") == 5
+    assert again.stdout.count("is up to date (19 files)") == 5
     assert events == [e for n in names for e in (f"render {n}", f"plan {n}")]
 
 

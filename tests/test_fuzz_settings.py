@@ -47,7 +47,10 @@ def run_case(
 ) -> int:
 
     CASES[name] += 1
-    inputs = Inputs(files={"s.yaml": settings_text(tree, style)}, args=["s.yaml"])
+    # Over an old output (cluster "old"): --adopt, or every other name is refused
+    # (tests/test_identity.py holds the refusal; here the swap over it is the point).
+    args = ["s.yaml", "--adopt"] if over_old else ["s.yaml"]
+    inputs = Inputs(files={"s.yaml": settings_text(tree, style)}, args=args)
     previous = previous_output() if over_old else None
     with workdir():
         return build_and_check(inputs, previous=previous, strict=strict).exit_code

@@ -263,18 +263,46 @@ def test_target_flags_that_re2_lacks_are_refused(pattern: str) -> None:
 ACCOUNT_ID = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]\Z")
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    common=st.from_regex(r"[a-z][-a-z0-9]{20,30}", fullmatch=True),
-    one=st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True),
-    two=st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True),
+_NAME = r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?"
+_LOCATION = st.one_of(
+    st.from_regex(r"[a-z]{2,12}-[a-z]{2,10}[0-9]{1,2}", fullmatch=True),
+    st.from_regex(r"[a-z]{2,12}-[a-z]{2,10}[0-9]{1,2}-[a-z]", fullmatch=True),
 )
-def test_distinct_clusters_get_distinct_valid_accounts(common: str, one: str, two: str) -> None:
-    first, second = f"{common}-{one}"[:40], f"{common}-{two}"[:40]
-    accounts = {managed_service_account(name, "p").split("@")[0] for name in (first, second)}
+_PROJECT = st.from_regex(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", fullmatch=True)
+
+
+def _near(name: str) -> st.SearchStrategy[str]:
+    """Names that meet ``name`` where a derivation could: its dask- form, its cut."""
+    return st.sampled_from(
+        [f"dask-{name}"[:40].rstrip("-"), name.removeprefix("dask-") or name,
+         f"{name[:16]}x"[:40], name]
+    )  # fmt: skip
+
+
+_IDENTITY = st.tuples(_PROJECT, _LOCATION, st.from_regex(_NAME, fullmatch=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=_IDENTITY, data=st.data())
+def test_distinct_clusters_get_distinct_valid_accounts(
+    first: tuple[str, str, str], data: st.DataObject
+) -> None:
+    """Every (project, location, name) gets its own valid account ID: the same
+    name in another location or project, foo and dask-foo, names sharing their
+    first 16 characters."""
+    project, location, name = first
+    second = data.draw(
+        st.one_of(
+            st.tuples(st.just(project), _LOCATION, st.just(name)),
+            st.tuples(_PROJECT, st.just(location), st.just(name)),
+            st.tuples(st.just(project), st.just(location), _near(name)),
+            _IDENTITY,
+        )
+    )
+    accounts = {managed_service_account(n, loc, p).split("@")[0] for p, loc, n in (first, second)}
     for account in accounts:
         assert ACCOUNT_ID.match(account), account
-    assert len(accounts) == len({first, second})
+    assert len(accounts) == len({first, second}), (first, second)
 
 
 def test_a_fleet_of_long_names_gets_one_account_per_cluster(

@@ -172,13 +172,13 @@ def test_injected_write_errors(
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 96 KiB tmpfs (room for one output), mounted for the test (root only)."""
+    """A 128 KiB tmpfs (room for one output, not two), mounted for the test (root only)."""
     mount = tmp_path / "tiny"
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
         capture_output=True,
         check=False,
     )

@@ -5,7 +5,7 @@
   custom resources (kinds in ``tests/crd_validation.CRD_SCHEMAS``) strictly against
   our own schemas of their CRDs instead (tests/crd_schemas/), never skipped;
 * gcloud's own parser accepts every gcloud line ``cluster.sh --dry-run`` prints;
-* shellcheck reports nothing on ``cluster.sh``.
+* shellcheck reports nothing on ``cluster.sh`` and ``prune.sh``.
 
 The golden test proves ``expected/`` equals a fresh build, so checking the
 committed trees checks the compiler. With CI=true a missing tool fails.
@@ -48,6 +48,7 @@ def test_kubernetes_schemas_strict_every_supported_version(out: Path) -> None:
 @pytest.mark.parametrize("out", EXPECTED, ids=IDS)
 def test_shellcheck_is_clean(out: Path) -> None:
     validators.shellcheck(out / "cluster.sh")
+    validators.shellcheck(out / "prune.sh")
 
 
 @pytest.mark.parametrize("out", EXPECTED, ids=IDS)

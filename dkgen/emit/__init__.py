@@ -36,6 +36,7 @@ from dkgen.emit.plan import (
     conflict_problems,
     list_output_dirs,
     plan_output,
+    read_owned_text,
 )
 from dkgen.emit.swap import EmitReport, SwapBatch, clean_leftovers, leftover_names, stage_output
 
@@ -52,5 +53,6 @@ __all__ = [
     "leftover_names",
     "list_output_dirs",
     "plan_output",
+    "read_owned_text",
     "stage_output",
 ]

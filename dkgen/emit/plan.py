@@ -90,6 +90,15 @@ def read_manifest(out_dir: Path) -> OwnedFiles | None:
     return OwnedFiles(files=files, inputs=inputs)
 
 
+def read_owned_text(out_dir: Path, plan: OutputPlan, name: str) -> str | None:
+    """The text of ``name`` in ``out_dir`` when the manifest says dkgen wrote it,
+    else None (a file dkgen did not write says nothing about what it manages)."""
+    if name not in plan.owned:
+        return None
+    raw = _read_bytes(out_dir / name)
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
 def _plain_file_name(name: str) -> bool:
     return (
         name not in {"", ".", "..", MANIFEST}

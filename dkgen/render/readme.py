@@ -53,6 +53,9 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "./cluster.sh apply   # create or update the cluster and node pools",
         *_keda_lines(settings),
         *_kubectl_apply(settings, objects),
+        "# then this cluster's custom resources of kinds this build does not generate",
+        "# (kubectl's --prune cannot name a kind the cluster may not serve):",
+        "./prune.sh",
     ]
     if jupyter.enabled:
         lines += [
@@ -131,6 +134,13 @@ def _day_two() -> list[str]:
         "   `app.kubernetes.io/instance` label) of the listed kinds that dkgen no longer",
         "   generates, and nothing else;",
         f"   never {never}.",
+        "   Then `./prune.sh`: this cluster's custom resources (KEDA's ScaledObject, the",
+        "   monitoring kinds) of kinds this build does not generate, where the cluster",
+        "   serves them.",
+        "",
+        "`dkgen-cluster.json` records the cluster and namespace this directory manages:",
+        "a build for another one refuses (it says how to tear this one down first)",
+        "unless `--adopt`.",
         "",
     ]
 

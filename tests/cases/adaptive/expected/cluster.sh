@@ -701,11 +701,11 @@ walk() {
   new_account=0
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-research-project \
-    --filter=email=dask-adaptive@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
+    --filter=email=dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
     :
   else
-    change 'service account dask-adaptive@my-research-project.iam.gserviceaccount.com: create'
-    mutate gcloud iam service-accounts create dask-adaptive \
+    change 'service account dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com: create'
+    mutate gcloud iam service-accounts create dask-adaptive-cfc7ec41 \
       --project my-research-project \
       --display-name 'Dask pods of GKE cluster dask-adaptive'
     new_account=1
@@ -713,10 +713,10 @@ walk() {
   # A new account reaches every IAM server only after a while: read, bind with retries.
   # (diff cannot read the policy of an account it has not created.)
   if { [[ "$action" == diff ]] && ((new_account)); } ||
-    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-research-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-adaptive@my-research-project.iam.gserviceaccount.com \
+    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-research-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com \
     --project my-research-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'service account dask-adaptive@my-research-project.iam.gserviceaccount.com: let serviceAccount:my-research-project.svc.id.goog[dask/dask] act as it'
-    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-adaptive@my-research-project.iam.gserviceaccount.com \
+    change 'service account dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com: let serviceAccount:my-research-project.svc.id.goog[dask/dask] act as it'
+    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com \
       --project my-research-project \
       --role roles/iam.workloadIdentityUser \
       --member 'serviceAccount:my-research-project.svc.id.goog[dask/dask]' \
@@ -776,8 +776,8 @@ delete() {
   fi
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-research-project \
-    --filter=email=dask-adaptive@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
-    run gcloud iam service-accounts delete dask-adaptive@my-research-project.iam.gserviceaccount.com \
+    --filter=email=dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
+    run gcloud iam service-accounts delete dask-adaptive-cfc7ec41@my-research-project.iam.gserviceaccount.com \
       --project my-research-project \
       --quiet
   fi

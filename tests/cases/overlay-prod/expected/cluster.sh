@@ -565,11 +565,11 @@ walk() {
   new_account=0
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-data-project \
-    --filter=email=dask-analytics@my-data-project.iam.gserviceaccount.com '--format=value(email)'; then
+    --filter=email=dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com '--format=value(email)'; then
     :
   else
-    change 'service account dask-analytics@my-data-project.iam.gserviceaccount.com: create'
-    mutate gcloud iam service-accounts create dask-analytics \
+    change 'service account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com: create'
+    mutate gcloud iam service-accounts create dask-analytics-7d0dd4e9 \
       --project my-data-project \
       --display-name 'Dask pods of GKE cluster dask-analytics'
     new_account=1
@@ -577,20 +577,20 @@ walk() {
   # A new account reaches every IAM server only after a while: read, bind with retries.
   # (diff cannot read the policy of an account it has not created.)
   if { [[ "$action" == diff ]] && ((new_account)); } ||
-    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-data-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-analytics@my-data-project.iam.gserviceaccount.com \
+    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-data-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
     --project my-data-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'service account dask-analytics@my-data-project.iam.gserviceaccount.com: let serviceAccount:my-data-project.svc.id.goog[dask/dask] act as it'
-    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-analytics@my-data-project.iam.gserviceaccount.com \
+    change 'service account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com: let serviceAccount:my-data-project.svc.id.goog[dask/dask] act as it'
+    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
       --project my-data-project \
       --role roles/iam.workloadIdentityUser \
       --member 'serviceAccount:my-data-project.svc.id.goog[dask/dask]' \
       --condition=None \
       --format=none
   fi
-  if ! has_binding 'roles/storage.objectViewer|serviceAccount:dask-analytics@my-data-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://analytics-datalake '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'bucket analytics-datalake: grant roles/storage.objectViewer to dask-analytics@my-data-project.iam.gserviceaccount.com'
+  if ! has_binding 'roles/storage.objectViewer|serviceAccount:dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://analytics-datalake '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+    change 'bucket analytics-datalake: grant roles/storage.objectViewer to dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com'
     mutate gcloud storage buckets add-iam-policy-binding gs://analytics-datalake \
-      --member serviceAccount:dask-analytics@my-data-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
       --role roles/storage.objectViewer \
       --condition=None \
       --format=none
@@ -640,17 +640,17 @@ delete() {
     credentials
     delete_load_balancers
   fi
-  if has_binding 'roles/storage.objectViewer|serviceAccount:dask-analytics@my-data-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://analytics-datalake '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+  if has_binding 'roles/storage.objectViewer|serviceAccount:dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://analytics-datalake '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
     run gcloud storage buckets remove-iam-policy-binding gs://analytics-datalake \
-      --member serviceAccount:dask-analytics@my-data-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
       --role roles/storage.objectViewer \
       --condition=None \
       --format=none
   fi
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-data-project \
-    --filter=email=dask-analytics@my-data-project.iam.gserviceaccount.com '--format=value(email)'; then
-    run gcloud iam service-accounts delete dask-analytics@my-data-project.iam.gserviceaccount.com \
+    --filter=email=dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com '--format=value(email)'; then
+    run gcloud iam service-accounts delete dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
       --project my-data-project \
       --quiet
   fi

@@ -711,11 +711,11 @@ walk() {
   new_account=0
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-research-project \
-    --filter=email=dask-research@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
+    --filter=email=dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
     :
   else
-    change 'service account dask-research@my-research-project.iam.gserviceaccount.com: create'
-    mutate gcloud iam service-accounts create dask-research \
+    change 'service account dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com: create'
+    mutate gcloud iam service-accounts create dask-research-ca0ea242 \
       --project my-research-project \
       --display-name 'Dask pods of GKE cluster dask-research'
     new_account=1
@@ -723,28 +723,28 @@ walk() {
   # A new account reaches every IAM server only after a while: read, bind with retries.
   # (diff cannot read the policy of an account it has not created.)
   if { [[ "$action" == diff ]] && ((new_account)); } ||
-    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-research-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-research@my-research-project.iam.gserviceaccount.com \
+    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-research-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
     --project my-research-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'service account dask-research@my-research-project.iam.gserviceaccount.com: let serviceAccount:my-research-project.svc.id.goog[dask/dask] act as it'
-    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-research@my-research-project.iam.gserviceaccount.com \
+    change 'service account dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com: let serviceAccount:my-research-project.svc.id.goog[dask/dask] act as it'
+    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --project my-research-project \
       --role roles/iam.workloadIdentityUser \
       --member 'serviceAccount:my-research-project.svc.id.goog[dask/dask]' \
       --condition=None \
       --format=none
   fi
-  if ! has_binding 'roles/storage.objectViewer|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'bucket research-raw-data: grant roles/storage.objectViewer to dask-research@my-research-project.iam.gserviceaccount.com'
+  if ! has_binding 'roles/storage.objectViewer|serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+    change 'bucket research-raw-data: grant roles/storage.objectViewer to dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com'
     mutate gcloud storage buckets add-iam-policy-binding gs://research-raw-data \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --role roles/storage.objectViewer \
       --condition=None \
       --format=none
   fi
-  if ! has_binding 'roles/storage.objectUser|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'bucket research-results: grant roles/storage.objectUser to dask-research@my-research-project.iam.gserviceaccount.com'
+  if ! has_binding 'roles/storage.objectUser|serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+    change 'bucket research-results: grant roles/storage.objectUser to dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com'
     mutate gcloud storage buckets add-iam-policy-binding gs://research-results \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --role roles/storage.objectUser \
       --condition=None \
       --format=none
@@ -794,24 +794,24 @@ delete() {
     credentials
     delete_load_balancers
   fi
-  if has_binding 'roles/storage.objectViewer|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+  if has_binding 'roles/storage.objectViewer|serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
     run gcloud storage buckets remove-iam-policy-binding gs://research-raw-data \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --role roles/storage.objectViewer \
       --condition=None \
       --format=none
   fi
-  if has_binding 'roles/storage.objectUser|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
+  if has_binding 'roles/storage.objectUser|serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
     run gcloud storage buckets remove-iam-policy-binding gs://research-results \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
+      --member serviceAccount:dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --role roles/storage.objectUser \
       --condition=None \
       --format=none
   fi
   if dry_run_or exists gcloud iam service-accounts list \
     --project my-research-project \
-    --filter=email=dask-research@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
-    run gcloud iam service-accounts delete dask-research@my-research-project.iam.gserviceaccount.com \
+    --filter=email=dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
+    run gcloud iam service-accounts delete dask-research-ca0ea242@my-research-project.iam.gserviceaccount.com \
       --project my-research-project \
       --quiet
   fi
