@@ -447,19 +447,25 @@ def plan(
     Per pool: machine type, allocatable CPU and memory per node (GKE's
     documented reservations), workers per node and the resource that limits
     it, nodes needed for the requested workers, min/max nodes and the share
-    of a full node left idle.
+    of a full node left idle. Then what each pool costs per hour and per
+    month (730 h) at its least and most nodes, and the cluster's total, from
+    dkgen's dated price table (USD list prices; docs/cost.md).
     """
     import json
 
     from dkgen.capacity import format_plan_text, plan_json
     from dkgen.capacity import plan as plan_pools
+    from dkgen.capacity.cost import cluster_cost
+    from dkgen.capacity.cost_report import cost_json, format_cost_text
     from dkgen.compiler import compile_settings
 
     result = compile_settings(settings_files, overlays, overrides)
     enforce_strict(result.warnings, strict)
     report(result.warnings)
     pools = plan_pools(result.settings)
+    cost = cluster_cost(result.settings)
     if output_format == "json":
-        click.echo(json.dumps(plan_json(pools), indent=2, sort_keys=True))
+        data = {**plan_json(pools), "cost": cost_json(cost)}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        click.echo(format_plan_text(pools), nl=False)
+        click.echo(format_plan_text(pools) + "\n" + format_cost_text(cost), nl=False)
