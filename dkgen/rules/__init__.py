@@ -26,6 +26,7 @@ from dkgen.keypath import KeyPath, Locator
 from dkgen.rules import (
     access,
     adaptive,
+    budget,
     buckets,
     capacity,
     configmap_size,
@@ -72,6 +73,7 @@ RULES: tuple[Rule, ...] = (
     adaptive.check,
     scratch.check,
     regional_nodes.check,
+    budget.check,
 )
 
 
