@@ -246,7 +246,10 @@ def build(
 
         for path in stale_clusters(fleet):
             click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
-        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}")
+        from dkgen.check import fleet_cost
+
+        cost = fleet_cost([member.checked.settings for member in fleet.members])
+        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}; {cost}")
 
 
 @cli.command()
@@ -309,6 +312,7 @@ def check(
     """
     from dkgen.check import (
         STALE_CLUSTER,
+        fleet_cost,
         fleet_summary,
         label,
         plan_diff,
@@ -347,7 +351,15 @@ def check(
     for path in orphans:
         click.echo(f"dkgen: {path}: {STALE_CLUSTER}", err=True)
     click.echo(
-        f"dkgen: {fleet_summary(out_dir, len(fleet.members), out_of_date, orphans)}", err=True
+        "dkgen: "
+        + fleet_summary(
+            out_dir,
+            len(fleet.members),
+            out_of_date,
+            orphans,
+            fleet_cost([member.checked.settings for member in fleet.members]),
+        ),
+        err=True,
     )
     ctx.exit(EXIT_DIFFERENCES if out_of_date or orphans else 0)
 

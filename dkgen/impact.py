@@ -280,7 +280,9 @@ def _cost_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> l
     for pools in (before, after):
         ranges = [_month(facts) for facts in pools.values()]
         known = [r for r in ranges if r is not None]
-        totals.append((sum((r[0] for r in known), Decimal(0)), sum((r[1] for r in known), Decimal(0))))
+        totals.append(
+            (sum((r[0] for r in known), Decimal(0)), sum((r[1] for r in known), Decimal(0)))
+        )
     summary = (
         f"cost of the node pools: {usd_range(*totals[0], 0)} -> {usd_range(*totals[1], 0)}/month "
         f"({_delta(totals[0], totals[1])})"

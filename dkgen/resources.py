@@ -1,4 +1,4 @@
-"""Find the shipped data: the schema, the default base, the overlays and the machine and price tables.
+"""Find the shipped data: the schema, the default base, the overlays, the machine and price tables.
 
 In a wheel they sit in ``dkgen/_data/``; in a source checkout (and an
 editable install) they are the top-level ``schema/``, ``bases/``,

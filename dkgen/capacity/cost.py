@@ -143,9 +143,9 @@ HOURS_PER_MONTH = Decimal(730)
 # ---------------------------------------------------------------- prices
 
 
-class UnknownPrice(Exception):
+class UnknownPriceError(Exception):
     """A price the table does not have; its message says which (never shown as a traceback:
-    :func:`pool_cost` turns it into the pool's ``unknown`` reason)."""
+    :func:`cluster_cost` turns it into the pool's ``unknown`` reason)."""
 
 
 def region_of(settings: Settings) -> str:
@@ -161,15 +161,17 @@ def _pricing(spot: bool) -> str:
 
 
 def machine_hour(machine: Machine, region: str, spot: bool, table: PriceTable) -> Decimal:
-    """One VM of ``machine`` for an hour, built-in GPUs included; raises :class:`UnknownPrice`."""
+    """One VM of ``machine`` for an hour, built-in GPUs included; raises :class:`UnknownPriceError`."""
     if machine.custom:
-        raise UnknownPrice(
+        raise UnknownPriceError(
             f"custom machine type {machine.name}: custom types are billed at their own rates, "
             "which the price table does not hold"
         )
     family = table.machines.get(machine.family, {}).get(region)
     if family is None:
-        raise UnknownPrice(f"no {machine.family} prices for region {region} in the price table")
+        raise UnknownPriceError(
+            f"no {machine.family} prices for region {region} in the price table"
+        )
     whole = family.types.get(machine.name)
     if whole is not None:
         price = whole.at(spot)
@@ -183,18 +185,20 @@ def machine_hour(machine: Machine, region: str, spot: bool, table: PriceTable) -
     else:
         price = None
     if price is None:
-        raise UnknownPrice(
+        raise UnknownPriceError(
             f"no {_pricing(spot)} price for {machine.name} in {region} in the price table"
         )
     return price
 
 
 def gpu_hour(gpu: str, count: int, region: str, spot: bool, table: PriceTable) -> Decimal:
-    """``count`` attached GPUs for an hour; raises :class:`UnknownPrice`."""
+    """``count`` attached GPUs for an hour; raises :class:`UnknownPriceError`."""
     rate = table.gpus.get(gpu, {}).get(region)
     price = rate.at(spot) if rate else None
     if price is None:
-        raise UnknownPrice(f"no {_pricing(spot)} price for GPU {gpu} in {region} in the price table")
+        raise UnknownPriceError(
+            f"no {_pricing(spot)} price for GPU {gpu} in {region} in the price table"
+        )
     return price * count
 
 
@@ -202,7 +206,7 @@ def disk_hour(size_gb: int, region: str, table: PriceTable, kind: str = BOOT_DIS
     """A persistent disk of ``size_gb`` GiB for an hour (its GiB-month price over 730 hours)."""
     month = table.disks.get(kind, {}).get(region)
     if month is None:
-        raise UnknownPrice(f"no {kind} price for region {region} in the price table")
+        raise UnknownPriceError(f"no {kind} price for region {region} in the price table")
     return month * size_gb / table.hours_per_month
 
 
@@ -216,7 +220,7 @@ def node_hour(
     """One node for an hour: its machine, its attached GPUs and (given its pool) its boot disk."""
     if machine is None:
         name = pool.machine_type if pool else "?"
-        raise UnknownPrice(f"machine type {name} is not in dkgen's machine table")
+        raise UnknownPriceError(f"machine type {name} is not in dkgen's machine table")
     price = machine_hour(machine, region, spot, table)
     if pool is not None:
         if pool.accelerator is not None and not machine.gpu:
@@ -302,11 +306,8 @@ class ClusterCost:
     @property
     def unknown(self) -> list[str]:
         """Why some prices are unknown (empty: the total is complete)."""
-        return [
-            f"{item.name}: {item.unknown}"
-            for item in (*self.pools, *self.extras)
-            if item.unknown is not None
-        ]
+        items: list[PoolCost | ExtraCost] = [*self.pools, *self.extras]
+        return [f"{item.name}: {item.unknown}" for item in items if item.unknown is not None]
 
     @property
     def hour_range(self) -> tuple[Decimal, Decimal]:
@@ -334,7 +335,7 @@ def _pool_cost(pool: NodePool, role: str, region: str, zones: int, table: PriceT
     high = (pool.max_nodes if pool.autoscaling else pool.num_nodes) * zones
     try:
         price = node_hour(lookup(pool.machine_type), region, spot, table, pool)
-    except UnknownPrice as unknown:
+    except UnknownPriceError as unknown:
         return PoolCost(pool.name, role, spot, low, high, None, str(unknown))
     return PoolCost(pool.name, role, spot, low, high, price)
 
@@ -395,8 +396,10 @@ def usd(amount: Decimal, places: int = 2) -> str:
 
 
 def usd_range(low: Decimal, high: Decimal, places: int = 2) -> str:
-    return usd(low, places) if usd(low, places) == usd(high, places) else (
-        f"{usd(low, places)}-{usd(high, places)}"
+    return (
+        usd(low, places)
+        if usd(low, places) == usd(high, places)
+        else (f"{usd(low, places)}-{usd(high, places)}")
     )
 
 

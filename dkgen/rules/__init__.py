@@ -26,8 +26,8 @@ from dkgen.keypath import KeyPath, Locator
 from dkgen.rules import (
     access,
     adaptive,
-    budget,
     buckets,
+    budget,
     capacity,
     configmap_size,
     deprecations,

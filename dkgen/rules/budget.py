@@ -34,8 +34,7 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
         yield Problem(
             origin,
             format_path(PATH),
-            f"the budget of {usd(budget, 0)}/month cannot be checked: "
-            + "; ".join(cost.unknown),
+            f"the budget of {usd(budget, 0)}/month cannot be checked: " + "; ".join(cost.unknown),
             hint="use machine types, GPUs and a region dkgen's price table has "
             "(docs/cost.md), or set cost.monthly_budget: null",
         )
