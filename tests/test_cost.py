@@ -191,7 +191,7 @@ def test_plan_json_carries_currency_and_date(
     cost = json.loads(result.stdout)["cost"]
     assert cost["currency"] == "USD"
     assert cost["price_table_consulted"] == price_table().consulted
-    assert [p["pool"] for p in cost["pools"]][0] == "default-pool"
+    assert cost["pools"][0]["pool"] == "default-pool"
     assert Decimal(cost["total"]["month"][1]) > Decimal(cost["total"]["month"][0])
 
 
@@ -216,7 +216,7 @@ def test_a_change_shows_its_cost_in_build_and_check(
     assert "cost of node pool workers-gpu: max nodes 4 -> 8: up to +$2,212/month" in as_json.stdout
     github = run_dkgen("build", example, *more, "-o", "out", "--format", "github")
     assert github.exit_code == 0
-    assert "::notice file=out/cluster.sh" in github.stderr
+    assert "file=out/cluster.sh,title=dkgen note::cost of node pool" in github.stderr
     assert "cost of node pool workers-gpu: max nodes 4 -> 8: up to +$2,212/month" in github.stderr
 
 
