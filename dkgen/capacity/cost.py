@@ -161,7 +161,10 @@ def _pricing(spot: bool) -> str:
 
 
 def machine_hour(machine: Machine, region: str, spot: bool, table: PriceTable) -> Decimal:
-    """One VM of ``machine`` for an hour, built-in GPUs included; raises :class:`UnknownPriceError`."""
+    """One VM of ``machine`` for an hour, built-in GPUs included.
+
+    Raises :class:`UnknownPriceError` for a price the table lacks.
+    """
     if machine.custom:
         raise UnknownPriceError(
             f"custom machine type {machine.name}: custom types are billed at their own rates, "

@@ -52,8 +52,9 @@ def cost_rows(cost: ClusterCost) -> list[tuple[str, ...]]:
         if extra.hour is None:
             rows.append((extra.name, "-", "-", "-", "unknown", "unknown"))
         else:
+            # Four places: a disk's hour is a fraction of a cent.
             rows.append(
-                (extra.name, "-", "-", "-", usd(extra.hour), usd(extra.hour * HOURS_PER_MONTH))
+                (extra.name, "-", "-", "-", usd(extra.hour, 4), usd(extra.hour * HOURS_PER_MONTH))
             )
     low, high = cost.hour_range
     month_low, month_high = cost.month_range
