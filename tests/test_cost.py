@@ -223,3 +223,23 @@ def test_a_change_shows_its_cost_in_build_and_check(
 def test_the_cost_is_computed_once_per_settings_object() -> None:
     settings = settings_of(str(REPO / "examples" / "settings.yaml"))
     assert cluster_cost(settings) is cluster_cost(settings)
+
+
+def test_each_cluster_of_a_fleet_is_held_to_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("cluster:\n  name: alpha\ncost:\n  monthly_budget: 5000\n")
+    (tmp_path / "b.yaml").write_text("cluster:\n  name: beta\ncost:\n  monthly_budget: 100\n")
+    result = run_dkgen("build", "a.yaml", "b.yaml", "--each", "-o", "fleet")
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1
+    assert errors[0].startswith("b.yaml:4:19: error: cost.monthly_budget: the cluster may cost")
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_explain_names_the_budget(run_dkgen: Any) -> None:
+    result = run_dkgen("explain", "cost.monthly_budget")
+    assert result.exit_code == 0
+    assert "USD" in result.stdout and "null" in result.stdout
