@@ -240,16 +240,25 @@ def _delta(before: tuple[Decimal, Decimal], after: tuple[Decimal, Decimal]) -> s
     return f"{_signed(low)} to {_signed(high)}/month"
 
 
+def _total(pools: Mapping[str, Mapping[str, Any]]) -> tuple[Decimal, Decimal]:
+    """The pools' monthly range added up, of those whose price is known."""
+    known = [found for facts in pools.values() if (found := _month(facts)) is not None]
+    return sum((r[0] for r in known), Decimal(0)), sum((r[1] for r in known), Decimal(0))
+
+
 def _cost_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> list[Problem]:
     """What a change does to each pool's monthly list price, and to all the pools'.
 
     Read from the ``month_usd`` pool facts both builds recorded, so the old
-    settings are not needed; a pool whose price is unknown on either side,
-    or that an older dkgen built without the fact, is left out and said so.
+    settings are not needed; a pool whose price is unknown on either side is
+    left out of the pool lines and named in the total's. An output an older
+    dkgen built, without the facts, gets no cost lines.
     """
     before, after = _pools(old), _pools(new)
     if before is None or after is None:
         return []
+    if any("month_usd" not in facts for facts in before.values()):
+        return []  # built by a dkgen that recorded no prices: nothing to compare with
     lines: list[Problem] = []
     unknown: list[str] = []
     for name in sorted(set(before) | set(after)):
@@ -276,16 +285,10 @@ def _cost_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> l
             unknown.append(name)
     if not lines and not unknown:
         return lines
-    totals = []
-    for pools in (before, after):
-        ranges = [_month(facts) for facts in pools.values()]
-        known = [r for r in ranges if r is not None]
-        totals.append(
-            (sum((r[0] for r in known), Decimal(0)), sum((r[1] for r in known), Decimal(0)))
-        )
+    was_total, now_total = _total(before), _total(after)
     summary = (
-        f"cost of the node pools: {usd_range(*totals[0], 0)} -> {usd_range(*totals[1], 0)}/month "
-        f"({_delta(totals[0], totals[1])})"
+        f"cost of the node pools: {usd_range(*was_total, 0)} -> {usd_range(*now_total, 0)}/month "
+        f"({_delta(was_total, now_total)})"
     )
     if unknown:
         summary += f"; not priced on both sides: {', '.join(unknown)}"

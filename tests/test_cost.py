@@ -243,3 +243,68 @@ def test_explain_names_the_budget(run_dkgen: Any) -> None:
     result = run_dkgen("explain", "cost.monthly_budget")
     assert result.exit_code == 0
     assert "USD" in result.stdout and "null" in result.stdout
+
+
+def script(*pools: dict[str, Any]) -> dict[str, str]:
+    """A cluster.sh holding only ``# dkgen-pool:`` lines (all dkgen.impact reads of it)."""
+    from dkgen.render.cluster_script import POOL_FACTS_PREFIX
+
+    lines = [POOL_FACTS_PREFIX + json.dumps({"max_nodes": 4, **p}, sort_keys=True) for p in pools]
+    return {"cluster.sh": "\n".join(lines) + "\n"}
+
+
+def cost_lines(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    from dkgen.impact import assess
+
+    return [p.message for p in assess(old, new) if p.message.startswith("cost of")]
+
+
+def test_cost_lines_of_created_deleted_and_changed_pools() -> None:
+    core = {"name": "core", "month_usd": ["100.00", "100.00"]}
+    old = script(core, {"name": "gpu", "month_usd": ["0.00", "2211.59"]})
+    new = script(
+        core,
+        {"name": "gpu", "max_nodes": 8, "month_usd": ["0.00", "4423.18"]},
+        {"name": "big", "month_usd": ["10.00", "500.00"]},
+    )
+    assert cost_lines(old, new) == [
+        "cost of node pool big: created: +$10 to +$500/month",
+        "cost of node pool gpu: max nodes 4 -> 8: up to +$2,212/month",
+        "cost of the node pools: $100-$2,312 -> $110-$5,023/month (+$10 to +$2,712/month)",
+    ]
+    assert cost_lines(new, old) == [
+        "cost of node pool big: deleted: -$10 to -$500/month",
+        "cost of node pool gpu: max nodes 8 -> 4: up to -$2,212/month",
+        "cost of the node pools: $110-$5,023 -> $100-$2,312/month (-$10 to -$2,712/month)",
+    ]
+
+
+def test_no_cost_lines_without_a_change_or_against_an_older_build() -> None:
+    priced = script({"name": "core", "month_usd": ["100.00", "100.00"]})
+    assert cost_lines(priced, priced) == []
+    older = script({"name": "core", "num_nodes": 2})
+    assert cost_lines(older, priced) == []
+
+
+def test_a_pool_unknown_on_one_side_is_named() -> None:
+    old = script(
+        {"name": "core", "month_usd": ["100.00", "100.00"]}, {"name": "w", "month_usd": None}
+    )
+    new = script(
+        {"name": "core", "month_usd": ["100.00", "100.00"]},
+        {"name": "w", "month_usd": ["1.00", "2.00"]},
+    )
+    assert cost_lines(old, new) == [
+        "cost of the node pools: $100 -> $101-$102/month (+$1 to +$2/month); "
+        "not priced on both sides: w"
+    ]
+
+
+def test_preemptible_pools_are_priced_at_spot_prices() -> None:
+    settings = settings_of(str(REPO / "examples" / "settings.yaml"), overlays=("dev",))
+    workers = cluster_cost(settings).pools[1]
+    assert workers.pricing == "preemptible" and workers.spot
+    # n2-standard-8 in europe-west4 at Spot rates, and its 100 GB boot disk.
+    spot = Decimal(8) * Decimal("0.01265") + Decimal(32) * Decimal("0.001696")
+    assert workers.node_hour == spot + Decimal(100) * Decimal("0.11") / 730
+    assert spot < hour("n2-standard-8", "europe-west4")

@@ -267,11 +267,17 @@ class PoolCost:
 
     name: str
     role: str  # "core" or "workers"
-    spot: bool
+    spot: bool  # Spot or preemptible: priced at Spot prices
     min_nodes: int  # the whole pool's, every zone counted
     max_nodes: int
     node_hour: Decimal | None
     unknown: str | None = None
+    preemptible: bool = False
+
+    @property
+    def pricing(self) -> str:
+        """``on-demand``, ``Spot`` or ``preemptible`` (billed at Spot prices)."""
+        return "preemptible" if self.preemptible else "Spot" if self.spot else "on-demand"
 
     def hour(self, nodes: int) -> Decimal | None:
         return None if self.node_hour is None else self.node_hour * nodes
@@ -339,8 +345,8 @@ def _pool_cost(pool: NodePool, role: str, region: str, zones: int, table: PriceT
     try:
         price = node_hour(lookup(pool.machine_type), region, spot, table, pool)
     except UnknownPriceError as unknown:
-        return PoolCost(pool.name, role, spot, low, high, None, str(unknown))
-    return PoolCost(pool.name, role, spot, low, high, price)
+        return PoolCost(pool.name, role, spot, low, high, None, str(unknown), pool.preemptible)
+    return PoolCost(pool.name, role, spot, low, high, price, preemptible=pool.preemptible)
 
 
 def _home_disk(settings: Settings, region: str, table: PriceTable) -> ExtraCost | None:

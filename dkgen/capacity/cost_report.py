@@ -34,14 +34,14 @@ def cost_rows(cost: ClusterCost) -> list[tuple[str, ...]]:
         months = pool.month_range
         if pool.node_hour is None or hours is None or months is None:
             rows.append(
-                (f"{pool.name} ({pool.role})", "Spot" if pool.spot else "on-demand",
+                (f"{pool.name} ({pool.role})", pool.pricing,
                  _nodes(pool), "unknown", "unknown", "unknown")
             )  # fmt: skip
             continue
         rows.append(
             (
                 f"{pool.name} ({pool.role})",
-                "Spot" if pool.spot else "on-demand",
+                pool.pricing,
                 _nodes(pool),
                 usd(pool.node_hour, 4),
                 usd_range(*hours),
@@ -121,7 +121,7 @@ def cost_json(cost: ClusterCost) -> dict[str, Any]:
             {
                 "pool": pool.name,
                 "role": pool.role,
-                "pricing": "spot" if pool.spot else "on-demand",
+                "pricing": pool.pricing.lower(),
                 "min_nodes": pool.min_nodes,
                 "max_nodes": pool.max_nodes,
                 "node_hour": _money(pool.node_hour),
