@@ -68,7 +68,7 @@ def hour(machine: str, region: str, spot: bool = False) -> Decimal:
     return machine_hour(found, region, spot, price_table())
 
 
-# vm-instance-pricing: N2 and N1 in Iowa, $0.031611 per vCPU and $0.004237 per GiB.
+# N2 and N1 in Iowa, $0.031611 per vCPU and $0.004237 per GiB (docs/cost.md: whence).
 def test_n2_standard_8_in_us_central1() -> None:
     assert hour("n2-standard-8", "us-central1") == Decimal("8") * Decimal("0.031611") + Decimal(
         "32"
@@ -76,7 +76,7 @@ def test_n2_standard_8_in_us_central1() -> None:
     assert hour("n2-standard-8", "us-central1") == Decimal("0.388472")
 
 
-# vm-instance-pricing: E2 in Iowa, $0.02181159 per vCPU and $0.00292353 per GiB.
+# E2 in Iowa, $0.02181159 per vCPU and $0.00292353 per GiB.
 def test_e2_standard_4_in_us_central1() -> None:
     assert hour("e2-standard-4", "us-central1") == Decimal("0.13402284")
 

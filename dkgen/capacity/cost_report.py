@@ -67,7 +67,7 @@ def cost_rows(cost: ClusterCost) -> list[tuple[str, ...]]:
 
 
 def cost_footnote(cost: ClusterCost) -> str:
-    zones = f"; nodes of all {cost.zones} zones" if cost.zones > 1 else ""
+    zones = f"; nodes: per zone x {cost.zones} zones" if cost.zones > 1 else ""
     return (
         f"Prices: {cost.currency} list prices for {cost.region or 'an unknown region'} from "
         f"dkgen's price table (consulted {cost.consulted}){zones}. A node is its machine, "
