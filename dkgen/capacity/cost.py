@@ -47,7 +47,8 @@ from dkgen.quantity import memory_bytes
 from dkgen.resources import prices_path
 from dkgen.settings import NodePool, Settings
 
-CURRENCY = "USD"
+# A month, as Google's pricing pages count it (and disks' GiB-month prices spread).
+HOURS_PER_MONTH = Decimal(730)
 BOOT_DISK_TYPE = "pd-balanced"  # GKE's default boot disk; cluster.sh sets no --disk-type
 
 
@@ -77,7 +78,6 @@ class PriceTable:
     currency: str
     consulted: str
     prices_as_of: str
-    hours_per_month: Decimal
     cluster_hour: Decimal
     free_tier_monthly_credit: Decimal
     nat: Mapping[str, Decimal]
@@ -118,7 +118,6 @@ def price_table() -> PriceTable:
         currency=str(raw["currency"]),
         consulted=str(raw["consulted"]),
         prices_as_of=str(raw["prices_as_of"]),
-        hours_per_month=Decimal(raw["hours_per_month"]),
         cluster_hour=Decimal(str(raw["gke"]["cluster_hour"])),
         free_tier_monthly_credit=Decimal(str(raw["gke"]["free_tier_monthly_credit"])),
         nat={
@@ -135,9 +134,6 @@ def price_table() -> PriceTable:
         },
         machines=machines,
     )
-
-
-HOURS_PER_MONTH = Decimal(730)
 
 
 # ---------------------------------------------------------------- prices
@@ -210,7 +206,7 @@ def disk_hour(size_gb: int, region: str, table: PriceTable, kind: str = BOOT_DIS
     month = table.disks.get(kind, {}).get(region)
     if month is None:
         raise UnknownPriceError(f"no {kind} price for region {region} in the price table")
-    return month * size_gb / table.hours_per_month
+    return month * size_gb / HOURS_PER_MONTH
 
 
 def node_hour(
@@ -278,9 +274,6 @@ class PoolCost:
     def pricing(self) -> str:
         """``on-demand``, ``Spot`` or ``preemptible`` (billed at Spot prices)."""
         return "preemptible" if self.preemptible else "Spot" if self.spot else "on-demand"
-
-    def hour(self, nodes: int) -> Decimal | None:
-        return None if self.node_hour is None else self.node_hour * nodes
 
     @property
     def hour_range(self) -> tuple[Decimal, Decimal] | None:
@@ -360,7 +353,7 @@ def _home_disk(settings: Settings, region: str, table: PriceTable) -> ExtraCost 
     month = table.disks.get(BOOT_DISK_TYPE, {}).get(region)
     if month is None:
         return ExtraCost(name, None, f"no {BOOT_DISK_TYPE} price for region {region}")
-    return ExtraCost(name, month * size / table.hours_per_month)
+    return ExtraCost(name, month * size / HOURS_PER_MONTH)
 
 
 # GKE's default StorageClass (standard-rwo; null takes it) provisions pd-balanced disks.
