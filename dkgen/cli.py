@@ -261,7 +261,10 @@ def build(
 
         for path in stale_clusters(fleet):
             click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
-        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}")
+        from dkgen.check import fleet_cost
+
+        cost = fleet_cost([member.checked.settings for member in fleet.members])
+        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}; {cost}")
 
 
 @cli.command()
@@ -326,6 +329,7 @@ def check(
     """
     from dkgen.check import (
         STALE_CLUSTER,
+        fleet_cost,
         fleet_summary,
         label,
         plan_diff,
@@ -364,7 +368,15 @@ def check(
     for path in orphans:
         click.echo(f"dkgen: {path}: {STALE_CLUSTER}", err=True)
     click.echo(
-        f"dkgen: {fleet_summary(out_dir, len(fleet.members), out_of_date, orphans)}", err=True
+        "dkgen: "
+        + fleet_summary(
+            out_dir,
+            len(fleet.members),
+            out_of_date,
+            orphans,
+            fleet_cost([member.checked.settings for member in fleet.members]),
+        ),
+        err=True,
     )
     ctx.exit(EXIT_DIFFERENCES if out_of_date or orphans else 0)
 
@@ -491,19 +503,25 @@ def plan(
     Per pool: machine type, allocatable CPU and memory per node (GKE's
     documented reservations), workers per node and the resource that limits
     it, nodes needed for the requested workers, min/max nodes and the share
-    of a full node left idle.
+    of a full node left idle. Then what each pool costs per hour and per
+    month (730 h) at its least and most nodes, and the cluster's total, from
+    dkgen's dated price table (USD list prices; docs/cost.md).
     """
     import json
 
     from dkgen.capacity import format_plan_text, plan_json
     from dkgen.capacity import plan as plan_pools
+    from dkgen.capacity.cost import cluster_cost
+    from dkgen.capacity.cost_report import cost_json, format_cost_text
     from dkgen.compiler import compile_settings
 
     result = compile_settings(settings_files, overlays, overrides)
     enforce_strict(result.warnings, strict)
     report(result.warnings)
     pools = plan_pools(result.settings)
+    cost = cluster_cost(result.settings)
     if output_format == "json":
-        click.echo(json.dumps(plan_json(pools), indent=2, sort_keys=True))
+        data = {**plan_json(pools), "cost": cost_json(cost)}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        click.echo(format_plan_text(pools), nl=False)
+        click.echo(format_plan_text(pools) + "\n" + format_cost_text(cost), nl=False)

@@ -22,7 +22,9 @@ build writes and says, per object and node pool, what applying them does:
 * a node pool (facts from each ``cluster.sh``'s ``# dkgen-pool:`` lines) is
   created, deleted, updated in place (GKE recreates its nodes, so the pods on
   them restart) or replaced (deleted and created again: ``cluster.sh apply
-  --replace``), as ``cluster.sh apply`` will do it.
+  --replace``), as ``cluster.sh apply`` will do it;
+* the monthly list price of each node pool whose price moves, and of all
+  the pools together (``month_usd`` in the pool facts; docs/cost.md).
 
 Pure: text in, :class:`~dkgen.errors.Problem` notes and warnings out (their
 ``origin`` is the output file concerned), so the CLI prints them as it prints
@@ -34,14 +36,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dkgen.capacity.cost import usd, usd_range
 from dkgen.errors import Origin, Problem, Severity
 from dkgen.identity import RECORD, Identity, parse_record
 from dkgen.quantity import memory_bytes
+from dkgen.records import replace
 from dkgen.render.cluster_script import POOL_FACTS_PREFIX, REPLACED_FIELDS
 from dkgen.render.common import SCHEDULER_SERVICE as SCHEDULER_NAME
 from dkgen.render.kustomization import NEVER_PRUNED, prunable_kind
@@ -203,6 +207,7 @@ def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> 
     impacts += _identity_impacts(old, new, out)
     impacts += _claim_impacts(before, after, out)
     impacts += _account_impacts(before, after, out)
+    impacts += _cost_impacts(old, new, out)
     return impacts
 
 
@@ -378,6 +383,87 @@ def _pool_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> l
         else:
             impacts.append(_note(out, SCRIPT, f"{subject}: {what}: updated in place"))
     return impacts
+
+
+def _month(facts: Mapping[str, Any] | None) -> tuple[Decimal, Decimal] | None:
+    """A pool's recorded monthly range; None when unknown or not recorded (an older build)."""
+    recorded = facts.get("month_usd") if facts else None
+    if not isinstance(recorded, list) or len(recorded) != 2:
+        return None
+    try:
+        return Decimal(str(recorded[0])), Decimal(str(recorded[1]))
+    except ArithmeticError:
+        return None  # a hand-edited line: the diff shows it
+
+
+def _signed(amount: Decimal) -> str:
+    return ("+" if amount >= 0 else "") + usd(amount, 0)
+
+
+def _delta(before: tuple[Decimal, Decimal], after: tuple[Decimal, Decimal]) -> str:
+    """``up to +$1,022/month``; ``+$73/month``; ``+$10 to +$1,022/month``."""
+    low, high = after[0] - before[0], after[1] - before[1]
+    if usd(low, 0) == usd(high, 0):
+        return f"{_signed(high)}/month"
+    if usd(low, 0) == "$0":
+        return f"up to {_signed(high)}/month"
+    return f"{_signed(low)} to {_signed(high)}/month"
+
+
+def _total(pools: Mapping[str, Mapping[str, Any]]) -> tuple[Decimal, Decimal]:
+    """The pools' monthly range added up, of those whose price is known."""
+    known = [found for facts in pools.values() if (found := _month(facts)) is not None]
+    return sum((r[0] for r in known), Decimal(0)), sum((r[1] for r in known), Decimal(0))
+
+
+def _cost_impacts(old: Mapping[str, str], new: Mapping[str, str], out: str) -> list[Problem]:
+    """What a change does to each pool's monthly list price, and to all the pools'.
+
+    Read from the ``month_usd`` pool facts both builds recorded, so the old
+    settings are not needed; a pool whose price is unknown on either side is
+    left out of the pool lines and named in the total's. An output an older
+    dkgen built, without the facts, gets no cost lines.
+    """
+    before, after = _pools(old), _pools(new)
+    if before is None or after is None:
+        return []
+    if any("month_usd" not in facts for facts in before.values()):
+        return []  # built by a dkgen that recorded no prices: nothing to compare with
+    lines: list[Problem] = []
+    unknown: list[str] = []
+    for name in sorted(set(before) | set(after)):
+        was, now = _month(before.get(name)), _month(after.get(name))
+        if was == now:
+            continue
+        if name not in before and now is not None:
+            lines.append(_note(out, SCRIPT, f"cost of node pool {name}: created: "
+                               f"{_signed(now[0])} to {_signed(now[1])}/month"))  # fmt: skip
+        elif name not in after and was is not None:
+            lines.append(_note(out, SCRIPT, f"cost of node pool {name}: deleted: "
+                               f"{_signed(-was[0])} to {_signed(-was[1])}/month"))  # fmt: skip
+        elif was is not None and now is not None:
+            changed = [
+                f"{_LABELS[k]} {_shown(before[name].get(k))} -> {_shown(after[name].get(k))}"
+                for k in _LABELS
+                if before[name].get(k) != after[name].get(k)
+            ]
+            what = ", ".join(changed) or "prices"
+            lines.append(
+                _note(out, SCRIPT, f"cost of node pool {name}: {what}: {_delta(was, now)}")
+            )
+        else:
+            unknown.append(name)
+    if not lines and not unknown:
+        return lines
+    was_total, now_total = _total(before), _total(after)
+    summary = (
+        f"cost of the node pools: {usd_range(*was_total, 0)} -> {usd_range(*now_total, 0)}/month "
+        f"({_delta(was_total, now_total)})"
+    )
+    if unknown:
+        summary += f"; not priced on both sides: {', '.join(unknown)}"
+    lines.append(_note(out, SCRIPT, summary))
+    return lines
 
 
 def to_json(impacts: list[Problem]) -> str:

@@ -1,4 +1,4 @@
-"""Find the shipped data: the schema, the default base, the overlays and the machine table.
+"""Find the shipped data: the schema, the default base, the overlays, the machine and price tables.
 
 In a wheel they sit in ``dkgen/_data/``; in a source checkout (and an
 editable install) they are the top-level ``schema/``, ``bases/``,
@@ -38,6 +38,11 @@ def overlays_dir() -> Path:
 def machine_types_path() -> Path:
     """Compute Engine machine facts for the capacity checks (:mod:`dkgen.capacity`)."""
     return data_root() / "data" / "machine-types.yaml"
+
+
+def prices_path() -> Path:
+    """Google Cloud list prices for ``dkgen plan``'s cost (:mod:`dkgen.capacity.cost`)."""
+    return data_root() / "data" / "prices.yaml"
 
 
 def rapids_dask_path() -> Path:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Literal
 
 from dkgen.errors import Origin
@@ -193,6 +194,13 @@ DEFAULT_SCRAPER_NAMESPACES = {
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What the cluster may cost: the monthly budget in USD (None: no budget)."""
+
+    monthly_budget: Decimal | None
+
+
+@dataclass(frozen=True)
 class Monitoring:
     """Which Prometheus scrapes /metrics, how often, and from which namespace."""
 
@@ -282,6 +290,7 @@ class Settings:
             "none", "30s", DEFAULT_SCRAPER_NAMESPACES["managed_prometheus"]
         )
     )
+    cost: Cost = field(default_factory=lambda: Cost(None))
 
 
 def managed_service_account(cluster_name: str, location: str, project: str) -> str:
@@ -502,5 +511,10 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
             interval=monitoring["interval"],
             scraper_namespace=monitoring["scraper_namespace"]
             or DEFAULT_SCRAPER_NAMESPACES.get(monitoring["collector"], "gmp-system"),
+        ),
+        cost=Cost(
+            monthly_budget=None
+            if tree["cost"]["monthly_budget"] is None
+            else Decimal(str(tree["cost"]["monthly_budget"]))
         ),
     )

@@ -35,6 +35,7 @@ import shlex
 from collections.abc import Sequence
 
 from dkgen.autoscaling import adaptive_groups, keda_install_commands
+from dkgen.capacity.cost import cluster_cost, month_facts
 from dkgen.records import dataclass
 from dkgen.render.common import SERVICE_ACCOUNT
 from dkgen.render.jupyter_home import delete_question_suffix
@@ -388,8 +389,14 @@ def _pool_wants(settings: Settings, pool: NodePool) -> dict[str, PoolWant]:
 
 
 def pool_facts(settings: Settings) -> list[dict[str, object]]:
-    """Each node pool as plain data: what a change to it means (dkgen.impact)."""
+    """Each node pool as plain data: what a change to it means (dkgen.impact).
+
+    ``month_usd`` is the pool's monthly range at list prices ([least, most],
+    exact cents as text; None when a price is unknown), so a later build's
+    impact can say what a change costs without the old settings.
+    """
     pools = [settings.cluster.core_pool, *(group.pool for group in settings.workers)]
+    costs = cluster_cost(settings).pools
     return [
         {
             "name": pool.name,
@@ -406,8 +413,9 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
             ),
             "network_tags": list(settings.cluster.network_tags),
             "node_access": settings.gcs.mode,
+            "month_usd": month_facts(cost),
         }
-        for pool in pools
+        for pool, cost in zip(pools, costs, strict=True)
     ]
 
 

@@ -7,6 +7,8 @@ import shlex
 from dkgen import __version__
 from dkgen.autoscaling import KEDA_VERSION, adaptive_groups
 from dkgen.capacity import format_plan_markdown, plan
+from dkgen.capacity.cost import cluster_cost
+from dkgen.capacity.cost_report import format_cost_markdown
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
 from dkgen.render.jupyter import HOME
 from dkgen.render.jupyter_home import CLAIM_NAME
@@ -190,6 +192,10 @@ def _capacity(settings: Settings) -> list[str]:
         "## Capacity",
         "",
         *format_plan_markdown(plan(settings)),
+        "",
+        "## Cost",
+        "",
+        *format_cost_markdown(cluster_cost(settings)),
         "",
     ]
 

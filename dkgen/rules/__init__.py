@@ -27,6 +27,7 @@ from dkgen.rules import (
     access,
     adaptive,
     buckets,
+    budget,
     capacity,
     configmap_size,
     deprecations,
@@ -72,6 +73,7 @@ RULES: tuple[Rule, ...] = (
     adaptive.check,
     scratch.check,
     regional_nodes.check,
+    budget.check,
 )
 
 

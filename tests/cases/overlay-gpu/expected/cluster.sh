@@ -3,9 +3,9 @@
 #
 # Makes the GKE cluster dask-analytics what the settings say: ./cluster.sh --help.
 # The node pools as dkgen built them (read by `dkgen check`'s impact report):
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"name":"workers-gpu","network_tags":[],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"month_usd":["113.21","113.21"],"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"month_usd":["646.39","3231.95"],"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"month_usd":["0.00","2287.54"],"name":"workers-gpu","network_tags":[],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"spot":false}
 set -euo pipefail
 
 usage() {

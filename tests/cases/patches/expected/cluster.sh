@@ -3,8 +3,8 @@
 #
 # Makes the GKE cluster dask-patched what the settings say: ./cluster.sh --help.
 # The node pools as dkgen built them (read by `dkgen check`'s impact report):
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":[],"node_access":"node_scopes","num_nodes":1,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":null,"min_nodes":null,"name":"workers-default","network_tags":[],"node_access":"node_scopes","num_nodes":3,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"month_usd":["102.84","102.84"],"name":"default-pool","network_tags":[],"node_access":"node_scopes","num_nodes":1,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":null,"min_nodes":null,"month_usd":["880.75","880.75"],"name":"workers-default","network_tags":[],"node_access":"node_scopes","num_nodes":3,"preemptible":false,"spot":false}
 set -euo pipefail
 
 usage() {

@@ -3,10 +3,10 @@
 #
 # Makes the GKE cluster dask-research what the settings say: ./cluster.sh --help.
 # The node pools as dkgen built them (read by `dkgen check`'s impact report):
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":20,"min_nodes":1,"name":"workers-default","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"name":"workers-gpu","network_tags":["dask"],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-highmem-8","max_nodes":8,"min_nodes":0,"name":"workers-highmem","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":true}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"month_usd":["308.51","308.51"],"name":"default-pool","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":20,"min_nodes":1,"month_usd":["880.75","17615.07"],"name":"workers-default","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"month_usd":["0.00","6514.78"],"name":"workers-gpu","network_tags":["dask"],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-highmem-8","max_nodes":8,"min_nodes":0,"month_usd":["0.00","4594.77"],"name":"workers-highmem","network_tags":["dask"],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":true}
 set -euo pipefail
 
 usage() {
