@@ -27,11 +27,11 @@ import itertools
 import json
 import shlex
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import yaml
 
 from dkgen.errors import Origin, Problem
+from dkgen.records import dataclass
 from dkgen.render.jupyter import HOME
 from dkgen.render.jupyter_home import CLAIM_NAME
 from dkgen.render.kustomization import NEVER_PRUNED, PRUNABLE_KINDS

@@ -35,7 +35,6 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -44,6 +43,7 @@ import yaml
 from dkgen.capacity.machines import GIB, Machine, lookup
 from dkgen.capacity.packing import REGIONAL_ZONES
 from dkgen.quantity import memory_bytes
+from dkgen.records import dataclass
 from dkgen.resources import prices_path
 from dkgen.settings import NodePool, Settings
 

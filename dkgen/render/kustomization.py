@@ -37,8 +37,8 @@ object, and fails the same way once a recorded custom kind's API is gone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from dkgen.records import dataclass
 from dkgen.render.common import APP, KubeObject
 from dkgen.settings import Settings
 
