@@ -12,6 +12,8 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
+from dkgen.resources import shipped_overlays
+
 # Past this many entries a folder is not listed for a suggestion (a build
 # directory of generated files): the error must stay quick.
 MAX_LISTED = 1000
@@ -69,8 +71,6 @@ def missing_file_hint(path: Path, *, overlay: bool = False) -> str:
         return f"did you mean `{match}`?"
     if not overlay:
         return "check the path; `dkgen init` writes a starter file"
-    from dkgen.resources import shipped_overlays  # only on this error path
-
     shipped = shipped_overlays()
     named = closest(path.stem, shipped)
     if named is not None:

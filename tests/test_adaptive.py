@@ -28,16 +28,20 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "a max that max_nodes cannot hold is refused",
         NAME + "  max_nodes: 2\nworkers:\n  adaptive: {min: 0, max: 9}\n",
         2,
-        "s.yaml:7:27: error: workers.adaptive.max: adaptive.max 9 workers need 3 n2-standard-8 "
-        "nodes (4 fit on a node), but max_nodes 2 holds 8\n"
-        "  hint: raise cluster.max_nodes to 3, or lower workers.adaptive.max to 8\n",
+        "s.yaml:7:27: error: workers.adaptive.max: adaptive.max 9 workers need 3 "
+        "n2-standard-8 nodes (4 fit on a node), but max_nodes 2 holds 8\n"
+        "  other value: cluster.max_nodes at s.yaml:5:14\n"
+        "  hint: raise cluster.max_nodes to 3, or lower workers.adaptive.max to "
+        "8\n",
     ),
     (
         "min above max",
         NAME + "workers:\n  adaptive: {min: 5, max: 4}\n",
         2,
-        "s.yaml:6:19: error: workers.adaptive.min: adaptive.min (5) is larger than "
-        "adaptive.max (4)\n  hint: lower workers.adaptive.min or raise workers.adaptive.max\n",
+        "s.yaml:6:19: error: workers.adaptive.min: adaptive.min (5) is larger "
+        "than adaptive.max (4)\n"
+        "  other value: workers.adaptive.max at s.yaml:6:27\n"
+        "  hint: lower workers.adaptive.min or raise workers.adaptive.max\n",
     ),
     (
         "a named adaptive group without resources sees no work",
@@ -69,10 +73,12 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "scratch the boot disk cannot hold",
         NAME + "workers:\n  scratch_size: 20Gi\n",
         2,
-        "s.yaml:6:17: error: workers.scratch_size: 4 workers per n2-standard-8 node with 20Gi "
-        "of scratch each need 94Gi of ephemeral storage (with /tmp and the images), but a 100 "
-        "GB boot disk offers pods 44879Mi\n"
-        "  hint: lower workers.scratch_size to 7635Mi, or raise cluster.disk_size to 192\n",
+        "s.yaml:6:17: error: workers.scratch_size: 4 workers per n2-standard-8 "
+        "node with 20Gi of scratch each need 94Gi of ephemeral storage (with "
+        "/tmp and the images), but a 100 GB boot disk offers pods 44879Mi\n"
+        "  other value: cluster.disk_size at dkgen:bases/default.yaml:29:14\n"
+        "  hint: lower workers.scratch_size to 7635Mi, or raise "
+        "cluster.disk_size to 192\n",
     ),
     (
         "a small derived scratch is a note",

@@ -71,9 +71,7 @@ def test_a_misspelt_overlay_gets_a_did_you_mean(workdir: Path, run_dkgen: Any) -
     )
 
 
-def test_a_missing_overlay_file_is_compared_with_overlays(
-    workdir: Path, run_dkgen: Any
-) -> None:
+def test_a_missing_overlay_file_is_compared_with_overlays(workdir: Path, run_dkgen: Any) -> None:
     """Issue 24, item 6: `--overlay ./missing.yaml` beside settings.yaml was
     offered settings.yaml (the names shared only `.yaml`)."""
     Path("settings.yaml").write_text(GOOD)

@@ -26,6 +26,7 @@ from dkgen.autoscaling import AUTOSCALER_PORT
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import Locator, format_path
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import DEFAULT_GROUP, Settings
 
 
@@ -45,15 +46,22 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     def name(key: str) -> str:
         return format_path(where.path(group.name, key))
 
-    def problem(key: str, message: str, hint: str, severity: Severity = "error") -> Problem:
-        path = where.path(group.name, key)
-        return Problem(where.origin(path), format_path(path), message, hint, severity)
+    def problem(
+        key: str,
+        message: str,
+        hint: str,
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
+    ) -> Problem:
+        paths = [where.path(group.name, k) for k in (key, *others)]
+        return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     if adaptive.min > adaptive.max:
         yield problem(
             "adaptive.min",
             f"adaptive.min ({adaptive.min}) is larger than adaptive.max ({adaptive.max})",
             f"lower {name('adaptive.min')} or raise {name('adaptive.max')}",
+            others=("adaptive.max",),
         )
     if not group.pool.autoscaling:
         yield problem(
@@ -86,6 +94,7 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
             f"adaptive.max {adaptive.max} workers need {pool.nodes_needed} {pool.machine.name} "
             f"nodes ({pool.per_node} fit on a node), but {key} {limit}{zones} holds {held}",
             f"raise {name(key)} to {per_zone}, or lower {name('adaptive.max')} to {held}",
+            others=(key,),
         )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import Locator, format_path
+from dkgen.rules.conflict import conflict, order
 from dkgen.scratch import (
     IMAGE_ALLOWANCE,
     SMALL_SCRATCH,
@@ -45,9 +46,15 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     assert group is not None and pool.machine is not None  # known worker pools only
     found = scratch(group.scratch_size, group.pool.disk_size, pool.per_node)
 
-    def problem(key: str, message: str, hint: str, severity: Severity = "error") -> Problem:
-        path = where.path(group.name, key)
-        return Problem(where.origin(path), format_path(path), message, hint, severity)
+    def problem(
+        key: str,
+        message: str,
+        hint: str,
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
+    ) -> Problem:
+        paths = [where.path(group.name, k) for k in (key, *others)]
+        return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     def name(key: str) -> str:
         return format_path(where.path(group.name, key))
@@ -63,6 +70,7 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
             f"pods {format_size(found.node // MIB * MIB)}",
             f"lower {name('scratch_size')} to {format_size(fits // MIB * MIB)}, or raise "
             f"{name('disk_size')} to {_disk_for(found.node_need)}",
+            others=("disk_size",),
         )
     elif found.derived and found.size < SMALL_SCRATCH:
         enough = found.per_node * (SMALL_SCRATCH + TMP_ALLOWANCE) + IMAGE_ALLOWANCE

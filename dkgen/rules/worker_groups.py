@@ -20,6 +20,7 @@ from typing import Any
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import DEFAULT_GROUP, Settings, group_key_path
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -84,16 +85,21 @@ def _check_node_counts(where: Locator) -> Iterator[Problem]:
     for group in groups(where):
         low, high = group.value("min_nodes"), group.value("max_nodes")
         if group.value("autoscaling") and low > high:
-            min_path = format_path(group.path("min_nodes"))
-            max_path = format_path(group.path("max_nodes"))
-            yield group.problem(
-                "min_nodes",
+            paths = order(where, [group.path("min_nodes"), group.path("max_nodes")])
+            fixes = {
+                group.path("min_nodes"): f"lower {format_path(group.path('min_nodes'))} to {high}",
+                group.path("max_nodes"): f"raise {format_path(group.path('max_nodes'))} to {low}",
+            }
+            yield conflict(
+                where,
+                paths,
                 f"min_nodes ({low}) is larger than max_nodes ({high})",
-                f"lower {min_path} or raise {max_path}",
+                " or ".join(fixes[path] for path in paths),
             )
         if group.value("spot") and group.value("preemptible"):
-            yield group.problem(
-                "spot",
+            yield conflict(
+                where,
+                order(where, [group.path("spot"), group.path("preemptible")]),
                 "spot and preemptible are both true; a pool is one or the other",
                 "keep spot (preemptible's successor) and set preemptible to false",
             )
