@@ -146,7 +146,10 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "27918Mi for pods after GKE's reservations; it would never be scheduled\n"
         "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
         "  hint: set worker_groups.big.memory_per_worker to 27918Mi or less, or "
-        "choose a larger cluster.machine_type\n",
+        "choose a larger worker_groups.big.machine_type; "
+        "worker_groups.big.machine_type is unset, so the group shares "
+        "cluster.machine_type with the default group; its own key changes only "
+        "this group\n",
     ),
     (
         "scheduler cannot fit the core pool",
@@ -225,7 +228,10 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "is an N2 machine type, and nvidia-tesla-t4 does not attach to N2\n"
         "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
         "  hint: nvidia-tesla-t4 attaches to N1 machine types (such as "
-        "n1-standard-8); choose such a cluster.machine_type\n",
+        "n1-standard-8); choose such a worker_groups.gpu.machine_type; "
+        "worker_groups.gpu.machine_type is unset, so the group shares "
+        "cluster.machine_type with the default group; its own key changes only "
+        "this group\n",
     ),
     (
         "L4 only comes built into G2",
@@ -417,3 +423,31 @@ def test_idle_hints_suggest_only_a_shape_that_helps(
     from dkgen.rules.capacity import _other_shape
 
     assert _other_shape(machine_type, idle, limited_by) == suggested
+
+
+def test_a_hint_for_an_inheriting_group_names_the_groups_own_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Issue 24, item 3: changing workers.cpus_per_worker for group hm's sake
+    would change the default group and group big too; the hint names
+    worker_groups.hm.cpus_per_worker and says who shares the inherited value."""
+    monkeypatch.chdir(tmp_path)
+    write_inputs(
+        tmp_path,
+        {
+            "s.yaml": NAME + "workers: {cpus_per_worker: 3.5, memory_per_worker: 12Gi}\n"
+            "worker_groups:\n"
+            "  big: {count: 3}\n"
+            "  hm: {machine_type: n2-highmem-8, count: 2}\n"
+        },
+    )
+    result = run_dkgen("validate", "s.yaml")
+    assert result.exit_code == 0, result.stderr
+    (hint,) = [line for line in result.stderr.splitlines() if "worker_groups.hm." in line]
+    assert hint.startswith("  hint: worker_groups.hm.memory_per_worker: ")
+    assert hint.endswith(
+        "; worker_groups.hm.memory_per_worker is unset, so the group shares "
+        "workers.memory_per_worker with the default group and group big; its own key "
+        "changes only this group"
+    )
+    assert "hint: workers.memory_per_worker" not in result.stderr
