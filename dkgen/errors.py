@@ -40,12 +40,12 @@ class Origin:
         shipped defaults. Of two values in conflict, the one to change first
         is the one of higher precedence: the user can edit it, and set it last."""
         if self.source.startswith("-s "):
-            return 3
+            return USERS_PRECEDENCE + 1
         if self.source.startswith(SHIPPED_OVERLAYS):
             return 1
         if self.source.startswith(SHIPPED):
             return 0
-        return 2
+        return USERS_PRECEDENCE
 
     @property
     def is_file(self) -> bool:
@@ -89,6 +89,8 @@ NOT_FILES = ("-s ", "--", "dkgen:", "dkgen ", "<")
 # The shipped layers' origins (dkgen.load names them so).
 SHIPPED = "dkgen:"
 SHIPPED_OVERLAYS = "dkgen:overlays/"
+# Origin.precedence of a user's file; a -s override is one higher.
+USERS_PRECEDENCE = 2
 
 
 @dataclass(frozen=True)

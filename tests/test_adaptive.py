@@ -57,10 +57,11 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "an adaptive group on a fixed pool",
         "cluster:\n  name: demo\n  project: demo-project\nworkers:\n  adaptive: {min: 0, max: 8}\n",
         0,
-        "dkgen:bases/default.yaml:31:16: note: cluster.autoscaling: the group scales its "
+        "s.yaml:5:13: note: workers.adaptive: the default group scales its "
         "workers between 0 and 8, but its node pool stays at 3 nodes\n"
-        "  hint: set cluster.autoscaling: true so that GKE adds and removes nodes with the "
-        "workers\n",
+        "  other value: cluster.autoscaling at dkgen:bases/default.yaml:31:16\n"
+        "  hint: set cluster.autoscaling: true so that GKE adds and removes "
+        "nodes with the workers\n",
     ),
     (
         "the autoscaler's port is taken",

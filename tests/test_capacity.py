@@ -173,7 +173,13 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "n2-standard-8 nodes (4 fit on a node, limited by CPU and memory), but "
         "max_nodes 2 holds 8\n"
         "  other value: workers.count at s.yaml:7:10\n"
-        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n",
+        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n"
+        "s.yaml:5:14: warning: cluster.max_nodes: num_nodes (3, dkgen's "
+        "default) is larger than max_nodes (2): the pool would start with 3 "
+        "nodes, above its autoscaling ceiling\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
+        "(num_nodes is the pool's size at creation)\n",
     ),
     (
         "--strict makes the max_nodes warning an error",
@@ -184,7 +190,14 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "nodes (4 fit on a node, limited by CPU and memory), but max_nodes 2 "
         "holds 8\n"
         "  other value: workers.count at s.yaml:7:10\n"
-        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n",
+        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n"
+        "s.yaml:5:14: error: cluster.max_nodes: num_nodes (3, dkgen's default) "
+        "is larger than max_nodes (2): the pool would start with 3 nodes, above "
+        "its autoscaling ceiling\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
+        "(num_nodes is the pool's size at creation)\n"
+        "dkgen: 2 problems\n",
     ),
     (
         "a regional pool counts nodes per zone",

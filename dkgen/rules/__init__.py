@@ -35,6 +35,7 @@ from dkgen.rules import (
     jupyter_home,
     location,
     namespace,
+    no_effect,
     patch_safety,
     ports,
     privileged_ports,
@@ -72,6 +73,7 @@ RULES: tuple[Rule, ...] = (
     adaptive.check,
     scratch.check,
     regional_nodes.check,
+    no_effect.check,
 )
 
 

@@ -64,12 +64,14 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
             others=("adaptive.max",),
         )
     if not group.pool.autoscaling:
+        who = "the default group" if group.name == DEFAULT_GROUP else f"worker group {group.name}"
         yield problem(
             "autoscaling",
-            f"the group scales its workers between {adaptive.min} and {adaptive.max}, but its "
+            f"{who} scales its workers between {adaptive.min} and {adaptive.max}, but its "
             f"node pool stays at {group.pool.num_nodes} nodes",
             f"set {name('autoscaling')}: true so that GKE adds and removes nodes with the workers",
             severity="note",
+            others=("adaptive",),
         )
     if group.name != DEFAULT_GROUP and not group.resources:
         yield problem(

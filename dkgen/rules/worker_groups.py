@@ -2,8 +2,11 @@
 
 - ``worker_groups.default`` is refused: the default group is configured by
   ``workers.*`` and ``cluster.*``.
-- With autoscaling, ``min_nodes`` may not exceed ``max_nodes``; a pool is
-  ``spot`` or ``preemptible``, not both.
+- With autoscaling, ``min_nodes`` may not exceed ``max_nodes``; nor may
+  ``num_nodes`` (the pool's size at creation: GKE would start it above its
+  ceiling, and dkgen derives no count): an error when the user wrote both, a
+  warning when ``num_nodes`` is dkgen's default. A pool is ``spot`` or
+  ``preemptible``, not both.
 - ``dask_cuda: true`` needs the group's ``accelerator``.
 
 A named group inherits every key it leaves unset from the default group
@@ -18,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dkgen.errors import Problem
+from dkgen.errors import USERS_PRECEDENCE, Problem
 from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.rules.conflict import conflict, order
 from dkgen.settings import DEFAULT_GROUP, Settings, group_key_path
@@ -48,6 +51,13 @@ class GroupView:
 
     def path(self, key: str) -> KeyPath:
         return group_key_path(self.name, self.own, key)
+
+    def key_to_set(self, key: str) -> str:
+        """The key a hint tells the user to set: a named group's own, since
+        the default it may inherit is every inheriting group's too."""
+        if self.name == DEFAULT_GROUP:
+            return format_path(self.path(key))
+        return f"worker_groups.{self.name}.{key}"
 
     def value(self, key: str) -> Any:
         return value_at(self.where.data, self.path(key))
@@ -87,8 +97,8 @@ def _check_node_counts(where: Locator) -> Iterator[Problem]:
         if group.value("autoscaling") and low > high:
             paths = order(where, [group.path("min_nodes"), group.path("max_nodes")])
             fixes = {
-                group.path("min_nodes"): f"lower {format_path(group.path('min_nodes'))} to {high}",
-                group.path("max_nodes"): f"raise {format_path(group.path('max_nodes'))} to {low}",
+                group.path("min_nodes"): f"lower {group.key_to_set('min_nodes')} to {high}",
+                group.path("max_nodes"): f"raise {group.key_to_set('max_nodes')} to {low}",
             }
             yield conflict(
                 where,
@@ -96,6 +106,9 @@ def _check_node_counts(where: Locator) -> Iterator[Problem]:
                 f"min_nodes ({low}) is larger than max_nodes ({high})",
                 " or ".join(fixes[path] for path in paths),
             )
+        nodes = group.value("num_nodes")
+        if group.value("autoscaling") and nodes > high:
+            yield _start_above_ceiling(where, group, nodes, high)
         if group.value("spot") and group.value("preemptible"):
             yield conflict(
                 where,
@@ -103,6 +116,31 @@ def _check_node_counts(where: Locator) -> Iterator[Problem]:
                 "spot and preemptible are both true; a pool is one or the other",
                 "keep spot (preemptible's successor) and set preemptible to false",
             )
+
+
+def _start_above_ceiling(where: Locator, group: GroupView, nodes: int, high: int) -> Problem:
+    """num_nodes above max_nodes: GKE creates the pool with num_nodes nodes,
+    above the ceiling, and bills them until the autoscaler removes the extra.
+    Both written by the user contradict each other: an error. A num_nodes the
+    user never wrote (dkgen's default 3 under a max_nodes of 2) is a warning
+    naming the key to set, as for a regional pool (dkgen/rules/regional_nodes.py):
+    dkgen derives no count."""
+    num_path, max_path = group.path("num_nodes"), group.path("max_nodes")
+    users = where.origin(num_path).precedence >= USERS_PRECEDENCE
+    fixes = {
+        num_path: f"lower {group.key_to_set('num_nodes')} to {high}",
+        max_path: f"raise {group.key_to_set('max_nodes')} to {nodes}",
+    }
+    paths = order(where, [num_path, max_path])
+    shipped = "" if users else ", dkgen's default"
+    return conflict(
+        where,
+        paths,
+        f"num_nodes ({nodes}{shipped}) is larger than max_nodes ({high}): the pool would "
+        f"start with {nodes} nodes, above its autoscaling ceiling",
+        " or ".join(fixes[path] for path in paths) + " (num_nodes is the pool's size at creation)",
+        "error" if users else "warning",
+    )
 
 
 def _check_accelerators(where: Locator) -> Iterator[Problem]:
