@@ -464,3 +464,25 @@ def test_a_hint_for_an_inheriting_group_names_the_groups_own_key(
         "changes only this group"
     )
     assert "hint: workers.memory_per_worker" not in result.stderr
+
+
+def test_an_adaptive_groups_hint_names_its_own_max_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """The adaptive and scratch rules name a group's own key as capacity does."""
+    monkeypatch.chdir(tmp_path)
+    write_inputs(
+        tmp_path,
+        {
+            "s.yaml": NAME + "  autoscaling: true\n  num_nodes: 1\n  min_nodes: 1\n"
+            "  max_nodes: 2\n"
+            "worker_groups:\n  big: {resources: {BIG: 1}, adaptive: {min: 0, max: 40}}\n"
+        },
+    )
+    result = run_dkgen("validate", "s.yaml")
+    assert result.exit_code == 2
+    assert "  hint: raise worker_groups.big.max_nodes to " in result.stderr
+    assert (
+        "; worker_groups.big.max_nodes is unset, so the group shares cluster.max_nodes with "
+        "the default group; its own key changes only this group\n"
+    ) in result.stderr

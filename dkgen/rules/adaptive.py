@@ -27,24 +27,25 @@ from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import Locator, format_path
 from dkgen.rules.conflict import conflict, order
+from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.settings import DEFAULT_GROUP, Settings
 
 
 def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     pools = [pool for pool in plan(settings) if pool.group and pool.group.adaptive]
     for pool in pools:
-        yield from _check_group(pool, where)
+        yield from _check_group(settings, pool, where)
     if pools:
         yield from _check_ports(settings, where)
 
 
-def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
+def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     group = pool.group
     assert group is not None and group.adaptive is not None  # adaptive groups only
     adaptive = group.adaptive
 
     def name(key: str) -> str:
-        return format_path(where.path(group.name, key))
+        return key_to_set(where, group.name, key)
 
     def problem(
         key: str,
@@ -54,6 +55,7 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
         others: tuple[str, ...] = (),
     ) -> Problem:
         paths = [where.path(group.name, k) for k in (key, *others)]
+        hint += shared_values(settings, where, group.name, hint)
         return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     if adaptive.min > adaptive.max:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Protocol
@@ -45,9 +44,10 @@ from dkgen.capacity.packing import PoolPlan, plan
 from dkgen.capacity.report import RESOURCE_NAMES, format_cpus, format_mib, percent
 from dkgen.capacity.reservations import CLUSTER_ADDONS, IDLE_THRESHOLD, Resources, for_pods
 from dkgen.errors import Problem, Severity
-from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.keypath import KeyPath, Locator
 from dkgen.rules.conflict import conflict, order
-from dkgen.settings import DEFAULT_GROUP, Settings
+from dkgen.rules.worker_groups import key_to_set, shared_values
+from dkgen.settings import Settings
 
 # What the capacity rule reads (dkgen.rules): the pools, the pods and their sizes.
 READS: tuple[KeyPath, ...] = (
@@ -83,16 +83,11 @@ def _check_pool(settings: Settings, pool: PoolPlan, where: SettingLocator) -> It
     ) -> Problem:
         # A problem between values is reported at the one to change first.
         paths = [where.path(group_name, k) for k in (key, *others)]
-        hint = hint + _inherited(settings, where, group_name, hint)
+        hint = hint + shared_values(settings, where, group_name, hint)
         return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     def name(key: str) -> str:
-        # A named group's hint names the group's own key: the value it
-        # inherits (workers.cpus_per_worker) is the default group's, and every
-        # other inheriting group's too (issue 24, item 3).
-        if group_name is not None and group_name != DEFAULT_GROUP:
-            return f"worker_groups.{group_name}.{key}"
-        return format_path(where.path(group_name, key))
+        return key_to_set(where, group_name, key)
 
     machine_key = "machine_type" if pool.group else "cluster.core_pool.machine_type"
     if pool.machine is None:
@@ -103,33 +98,6 @@ def _check_pool(settings: Settings, pool: PoolPlan, where: SettingLocator) -> It
         yield from _check_workers(pool, pool.machine, problem, name)
     else:
         yield from _check_core(settings, pool, pool.machine, problem)
-
-
-def _inherited(settings: Settings, where: SettingLocator, group: str | None, hint: str) -> str:
-    """For each of ``group``'s own keys a hint names whose value the group
-    inherits now, which setting it is and who else shares it, so that the
-    user sees why the hint names the group's key and not the inherited one."""
-    if group is None or group == DEFAULT_GROUP:
-        return ""
-    prefix = f"worker_groups.{group}."
-    notes = []
-    for key in dict.fromkeys(re.findall(rf"{re.escape(prefix)}(\w+)", hint)):
-        path = where.path(group, key)
-        if path[:2] == ("worker_groups", group):
-            continue
-        sharers = [
-            "the default group" if other.name == DEFAULT_GROUP else f"group {other.name}"
-            for other in settings.workers
-            if other.name != group and where.path(other.name, key) == path
-        ]
-        together = (
-            ", ".join(sharers[:-1]) + f" and {sharers[-1]}" if len(sharers) > 1 else sharers[0]
-        )
-        notes.append(
-            f"{prefix}{key} is unset, so the group shares {format_path(path)} with "
-            f"{together}; its own key changes only this group"
-        )
-    return "".join(f"; {note}" for note in notes)
 
 
 class _Report(Protocol):

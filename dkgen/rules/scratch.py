@@ -19,8 +19,9 @@ from collections.abc import Iterator
 
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
-from dkgen.keypath import Locator, format_path
+from dkgen.keypath import Locator
 from dkgen.rules.conflict import conflict, order
+from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.scratch import (
     IMAGE_ALLOWANCE,
     SMALL_SCRATCH,
@@ -38,10 +39,10 @@ LARGEST_DISK_GB = 65536  # the schema's maximum disk_size
 def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     for pool in plan(settings):
         if pool.group is not None and pool.machine is not None and pool.per_node:
-            yield from _check_group(pool, where)
+            yield from _check_group(settings, pool, where)
 
 
-def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
+def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     group = pool.group
     assert group is not None and pool.machine is not None  # known worker pools only
     found = scratch(group.scratch_size, group.pool.disk_size, pool.per_node)
@@ -54,10 +55,11 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
         others: tuple[str, ...] = (),
     ) -> Problem:
         paths = [where.path(group.name, k) for k in (key, *others)]
+        hint += shared_values(settings, where, group.name, hint)
         return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     def name(key: str) -> str:
-        return format_path(where.path(group.name, key))
+        return key_to_set(where, group.name, key)
 
     workers = f"{found.per_node} worker{'s' if found.per_node != 1 else ''}"
     if not found.derived and found.node_need > found.node:

@@ -17,6 +17,7 @@ view, shared by the rules that read a group's values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,45 @@ def groups(where: Locator) -> Iterator[GroupView]:
     yield GroupView(DEFAULT_GROUP, {}, where)
     for name, own in sorted(where.data["worker_groups"].items()):
         yield GroupView(name, own, where)
+
+
+def key_to_set(where: Locator, group: str | None, key: str) -> str:
+    """The key a hint tells the user to set for ``group``'s ``key``: a named
+    group's own (``worker_groups.big.cpus_per_worker``), since the value it
+    may inherit (``workers.cpus_per_worker``) is the default group's and every
+    other inheriting group's too (issue 24, item 3); ``group`` None is a full
+    dotted key."""
+    if group is not None and group != DEFAULT_GROUP:
+        return f"worker_groups.{group}.{key}"
+    return format_path(where.path(group, key))
+
+
+def shared_values(settings: Settings, where: Locator, group: str | None, hint: str) -> str:
+    """For each of ``group``'s own keys a hint names whose value the group
+    inherits now, which setting it is and who else shares it, so that the
+    user sees why the hint names the group's key and not the inherited one."""
+    if group is None or group == DEFAULT_GROUP:
+        return ""
+    prefix = f"worker_groups.{group}."
+    notes = []
+    for key in dict.fromkeys(re.findall(rf"{re.escape(prefix)}(\w+)", hint)):
+        path = where.path(group, key)
+        # Its own key, or an empty default (no resources): nothing is shared.
+        if path[:2] == ("worker_groups", group) or value_at(where.data, path) in (None, {}, []):
+            continue
+        sharers = [
+            "the default group" if other.name == DEFAULT_GROUP else f"group {other.name}"
+            for other in settings.workers
+            if other.name != group and where.path(other.name, key) == path
+        ]
+        together = (
+            ", ".join(sharers[:-1]) + f" and {sharers[-1]}" if len(sharers) > 1 else sharers[0]
+        )
+        notes.append(
+            f"{prefix}{key} is unset, so the group shares {format_path(path)} with "
+            f"{together}; its own key changes only this group"
+        )
+    return "".join(f"; {note}" for note in notes)
 
 
 def value_at(data: Mapping[str, Any], path: KeyPath) -> Any:
