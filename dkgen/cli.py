@@ -194,12 +194,17 @@ def adopt_option(func: F) -> F:
 
 
 def strict_option(func: F) -> F:
-    """``--strict``: warnings fail the command (exit 2); notes never do."""
+    """``--strict``: warnings about the settings fail the command (exit 2);
+    notes never do, nor a build's impact lines (what applying the change
+    does: the change is what the user asked for, and the review shows it),
+    except those ``kubectl apply`` would fail on (:func:`dkgen.impact.apply_failures`)."""
     return click.option(
         "--strict",
         is_flag=True,
-        help="Treat warnings (such as workers needing more nodes than max_nodes) as errors; "
-        "build also refuses a change kubectl apply would fail on (a shrinking claim).",
+        help="Treat warnings about the settings (such as workers needing more nodes than "
+        "max_nodes) as errors. Impact lines of build (what applying the change does, "
+        "such as pods that restart) do not fail it, except a change kubectl apply would "
+        "fail on (a shrinking claim).",
     )(func)
 
 
@@ -288,14 +293,34 @@ def validate(
 
 
 def emit_summary(out_dir: Path, emitted: EmitReport) -> str:
+    """One line: what the build changed in ``out_dir``, not only how many
+    files it holds (a rebuild that changes three of seventeen says three)."""
     if emitted.unchanged:
-        return f"dkgen: {out_dir} is up to date ({len(emitted.unchanged)} files)"
-    summary = f"dkgen: wrote {len(emitted.written)} files to {out_dir}"
+        return f"dkgen: {out_dir} is up to date ({files(len(emitted.unchanged))})"
+    total = len(emitted.written)
+    changed, added = len(emitted.changed), len(emitted.added)
+    if added == total:
+        summary = f"dkgen: wrote {files(total, 'new ')} to {out_dir}"
+    elif changed + added == 0:
+        summary = f"dkgen: {out_dir}: {files(total)} unchanged"
+    else:
+        kinds = ", ".join(
+            part
+            for part in (f"{changed} changed" * bool(changed), f"{added} new" * bool(added))
+            if part
+        )
+        same = total - changed - added
+        summary = f"dkgen: wrote {changed + added} of {files(total)} to {out_dir} ({kinds})"
+        summary += f"; {same} unchanged" if same else ""
     if emitted.removed:
         summary += f", removed {len(emitted.removed)} it no longer generates"
     if emitted.kept:
         summary += f", kept {len(emitted.kept)} it did not generate"
     return summary
+
+
+def files(count: int, kind: str = "") -> str:
+    return f"{count} {kind}file{'s' if count != 1 else ''}"
 
 
 def clusters(count: int) -> str:

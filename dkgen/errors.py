@@ -35,6 +35,20 @@ class Origin:
         return self.source
 
     @property
+    def precedence(self) -> int:
+        """How late, and how much the user's, the layer of this origin is:
+        3 a ``-s`` override, 2 a user's file, 1 a shipped overlay, 0 the
+        shipped defaults. Of two values in conflict, the one to change first
+        is the one of higher precedence: the user can edit it, and set it last."""
+        if self.source.startswith("-s "):
+            return USERS_PRECEDENCE + 1
+        if self.source.startswith(SHIPPED_OVERLAYS):
+            return 1
+        if self.source.startswith(SHIPPED):
+            return 0
+        return USERS_PRECEDENCE
+
+    @property
     def is_file(self) -> bool:
         """True for a user's file; false for ``-s …``, ``--overlay …`` and the
         shipped ``dkgen:…`` files, which are not paths in the user's repository."""
@@ -73,6 +87,23 @@ def shortened(text: str, limit: int = MAX_SHOWN) -> str:
 
 # How dkgen names origins that are not the user's files (see Origin.is_file).
 NOT_FILES = ("-s ", "--", "dkgen:", "dkgen ", "<")
+# The shipped layers' origins (dkgen.load names them so).
+SHIPPED = "dkgen:"
+SHIPPED_OVERLAYS = "dkgen:overlays/"
+# Origin.precedence of a user's file; a -s override is one higher.
+USERS_PRECEDENCE = 2
+
+
+@dataclass(frozen=True)
+class Related:
+    """The other value a problem compares with (``min_nodes`` beside
+    ``max_nodes``), and where it was set, so that both sides are named."""
+
+    path: str
+    origin: Origin
+
+    def __str__(self) -> str:
+        return f"{self.path} at {self.origin}"
 
 
 def _shown(text: str, limit: int = MAX_SHOWN) -> str:
@@ -88,6 +119,8 @@ class Problem:
     message: str
     hint: str = ""
     severity: Severity = "error"
+    #: The other values the problem compares this one with, each with its origin.
+    related: tuple[Related, ...] = ()
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.origin.source, self.origin.line, self.origin.column, self.path, self.message)
@@ -98,6 +131,8 @@ class Problem:
         where = f"{_shown(self.path)}: " if self.path else ""
         message = _shown(self.message, MAX_SHOWN_MESSAGE)
         text = f"{_shown(str(self.origin))}: {self.severity}: {where}{message}"
+        for other in self.related:
+            text += f"\n  other value: {_shown(other.path)} at {_shown(str(other.origin))}"
         if self.hint:
             text += f"\n  hint: {_shown(self.hint, MAX_SHOWN_MESSAGE)}"
         return text
@@ -116,6 +151,8 @@ class Problem:
         else:
             message = f"{shortened(str(self.origin))}: {message}"
         properties.append(f"title={_escape_property('dkgen ' + self.severity)}")
+        for other in self.related:
+            message += f"\nother value: {shortened(other.path)} at {shortened(str(other.origin))}"
         if self.hint:
             message += f"\nhint: {shortened(self.hint, MAX_SHOWN_MESSAGE)}"
         return f"::{self.severity} {','.join(properties)}::{_escape_data(message)}"

@@ -39,6 +39,7 @@ from dkgen.schema_index import (
     schema_keys,
     suggest_key,
 )
+from dkgen.settings import MERGED_KEYS, inherited_from
 from dkgen.yaml.text import to_yaml, yaml_scalar
 
 # Printed where a value or an origin would be, for what has none.
@@ -250,7 +251,10 @@ def explain_key(dotted: str = "") -> KeyDoc:
     )
     found, default = _default_at(path)
     parent_required = path and path[-1] in (schema_at(path[:-1]) or {}).get("required", [])
-    if fields:
+    inherited = _inherited(path)
+    if inherited:
+        default_text = inherited
+    elif fields:
         default_text = None
     elif found:
         default_text = yaml_scalar(default)
@@ -272,6 +276,22 @@ def explain_key(dotted: str = "") -> KeyDoc:
         deprecated=deprecated,
         fields=fields,
     )
+
+
+def _inherited(path: KeyPath) -> str:
+    """For a worker group's key, the default group's setting it takes when left
+    unset (:func:`dkgen.settings.inherited_from`, the one inheritance rule),
+    with that setting's default; "" for any other key."""
+    if len(path) < 3 or path[0] != "worker_groups" or not isinstance(path[2], str):
+        return ""
+    source = inherited_from(path[2])
+    if source is None:
+        return ""
+    full = (*source, *path[3:])
+    found, default = _default_at(full)
+    shown = f" ({yaml_scalar(default)} by default)" if found else ""
+    verb = "merges over" if path[2] in MERGED_KEYS and len(path) == 3 else "inherits"
+    return f"{verb} {format_path(full)}{shown}"
 
 
 def every_key() -> tuple[str, ...]:

@@ -247,6 +247,8 @@ def _build_members(
             removed=names.setdefault(report.removed, report.removed),
             kept=names.setdefault(report.kept, report.kept),
             unchanged=names.setdefault(report.unchanged, report.unchanged),
+            changed=report.changed,
+            added=report.added,
             impact=report.impact,
         )
 

@@ -59,9 +59,10 @@ class Override:
         return Origin(f"-s {self.text}")
 
 
-def load_layer(path: Path, source: str) -> Layer:
-    """Read and parse one settings file; ``source`` is how messages name it."""
-    return parse_layer(read.read_file(path, source), source)
+def load_layer(path: Path, source: str, *, overlay: bool = False) -> Layer:
+    """Read and parse one settings file; ``source`` is how messages name it
+    (``overlay``: given as ``--overlay``, for the hint when it is missing)."""
+    return parse_layer(read.read_file(path, source, overlay=overlay), source)
 
 
 def parse_layer(text: str, source: str) -> Layer:
@@ -98,7 +99,7 @@ def overlay_layer(name_or_path: str) -> Layer:
             hint=overlay_hint(name_or_path, shipped_overlays()),
         )
     path = Path(name_or_path)
-    return load_layer(path, display_path(path))
+    return load_layer(path, display_path(path), overlay=True)
 
 
 def sections() -> frozenset[str]:

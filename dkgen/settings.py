@@ -359,6 +359,26 @@ def group_key_path(name: str, own: Mapping[str, Any], key: str) -> tuple[str, ..
     return ("cluster" if key in POOL_KEYS else "workers", key)
 
 
+# A named group's own choices, never taken from the default group: its GPUs
+# and whether its workers are dask-cuda workers.
+OWN_ONLY_KEYS = frozenset({"accelerator", "dask_cuda"})
+# A group's mapping that merges over the default group's instead of replacing it.
+MERGED_KEYS = frozenset({"env"})
+
+
+def inherited_from(key: str) -> tuple[str, ...] | None:
+    """The default group's setting that a named group's ``key`` takes when
+    the group leaves it unset (``cluster.max_nodes`` for ``max_nodes``), or
+    None for a key it never inherits; ``env`` merges over its default.
+
+    >>> inherited_from("max_nodes"), inherited_from("accelerator")
+    (('cluster', 'max_nodes'), None)
+    """
+    if key in OWN_ONLY_KEYS:
+        return None
+    return group_key_path(DEFAULT_GROUP, {}, key)
+
+
 def worker_group(
     name: str, own: dict[str, Any], workers: dict[str, Any], cluster: dict[str, Any]
 ) -> WorkerGroup:

@@ -12,6 +12,8 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
+from dkgen.resources import shipped_overlays
+
 # Past this many entries a folder is not listed for a suggestion (a build
 # directory of generated files): the error must stay quick.
 MAX_LISTED = 1000
@@ -31,7 +33,11 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
 
 def nearby_file(path: Path) -> str | None:
     """A file in ``path``'s folder whose name is close to ``path``'s, spelled
-    as the user would type it (the folder as given), or None."""
+    as the user would type it (the folder as given), or None.
+
+    Names are compared without their extension, and a YAML name only with
+    YAML files: every settings file ends in ``.yaml``, which alone would make
+    ``missing.yaml`` look like ``settings.yaml``."""
     folder = path.parent
     try:
         names: list[str] = []
@@ -42,19 +48,34 @@ def nearby_file(path: Path) -> str | None:
                 names.append(entry.name)
     except OSError:  # the folder is missing or unreadable: nothing to suggest
         return None
-    yaml_names = [n for n in names if n.endswith((".yaml", ".yml"))]
-    match = closest(path.name, sorted(yaml_names)) or closest(path.name, sorted(names))
+    if path.suffix in _YAML:
+        names = [n for n in names if Path(n).suffix in _YAML]
+    stems: dict[str, str] = {}
+    for name in sorted(names):
+        stems.setdefault(Path(name).stem, name)
+    match = closest(path.stem, stems)
     if match is None:
         return None
-    return (folder / match).as_posix()
+    return (folder / stems[match]).as_posix()
 
 
-def missing_file_hint(path: Path) -> str:
-    """The hint for a settings file that does not exist."""
+_YAML = (".yaml", ".yml")
+
+
+def missing_file_hint(path: Path, *, overlay: bool = False) -> str:
+    """The hint for a settings file (``overlay``: an overlay file) that does
+    not exist: a file of that folder it likely misspells; for an overlay,
+    also a shipped overlay it may mean."""
     match = nearby_file(path)
     if match is not None:
         return f"did you mean `{match}`?"
-    return "check the path; `dkgen init` writes a starter file"
+    if not overlay:
+        return "check the path; `dkgen init` writes a starter file"
+    shipped = shipped_overlays()
+    named = closest(path.stem, shipped)
+    if named is not None:
+        return f"did you mean the shipped overlay `--overlay {named}`?"
+    return f"check the path; shipped overlays: {', '.join(shipped)}"
 
 
 def overlay_hint(name: str, shipped: Iterable[str]) -> str:

@@ -13,8 +13,8 @@ and asserts the property every input must satisfy:
   with its digest, nothing else, no leftovers), every object valid YAML; or
 * exit 2 with one line per problem, each naming a position: ``FILE:LINE:COL``
   inside the file, the whole ``FILE``, the ``-s ...`` override or the
-  ``--overlay ...`` it came from (a ``hint:`` line may follow), and the output
-  directory exactly as it was before;
+  ``--overlay ...`` it came from (``other value:`` lines and a ``hint:``
+  line may follow), and the output directory exactly as it was before;
 * never a traceback, never another exit code, nothing written outside the
   output directory.
 
@@ -580,10 +580,17 @@ def check_problem_lines(stderr: str, inputs: Inputs, *, success: bool) -> None:
     origins += [re.escape(shown(name)) + r"(?::\d+:\d+)?" for name in files]
     # After the severity: the key path (blank for a key of spaces) and the message.
     problem = re.compile(rf"^(?P<origin>{'|'.join(origins)}){_SEVERITY}.*\S$")
+    # The other value a problem between values names, at a known origin too.
+    other = re.compile(rf"^  other value: .+ at (?P<origin>{'|'.join(origins)})$")
     lines = stderr.splitlines()
     errors = 0
     for index, line in enumerate(lines):
         if line.startswith("  hint: ") and index > 0:
+            continue
+        if line.startswith("  other value: ") and index > 0:
+            found = other.match(line)
+            assert found, f"not an other-value line: {line!r}\nstderr:\n{stderr}"
+            _check_position(found.group("origin"), inputs)
             continue
         if index == len(lines) - 1 and re.fullmatch(r"dkgen: \d+ problems", line):
             assert int(line.split()[1]) == errors, stderr

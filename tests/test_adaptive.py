@@ -28,16 +28,20 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "a max that max_nodes cannot hold is refused",
         NAME + "  max_nodes: 2\nworkers:\n  adaptive: {min: 0, max: 9}\n",
         2,
-        "s.yaml:7:27: error: workers.adaptive.max: adaptive.max 9 workers need 3 n2-standard-8 "
-        "nodes (4 fit on a node), but max_nodes 2 holds 8\n"
-        "  hint: raise cluster.max_nodes to 3, or lower workers.adaptive.max to 8\n",
+        "s.yaml:7:27: error: workers.adaptive.max: adaptive.max 9 workers need 3 "
+        "n2-standard-8 nodes (4 fit on a node), but max_nodes 2 holds 8\n"
+        "  other value: cluster.max_nodes at s.yaml:5:14\n"
+        "  hint: raise cluster.max_nodes to 3, or lower workers.adaptive.max to "
+        "8\n",
     ),
     (
         "min above max",
         NAME + "workers:\n  adaptive: {min: 5, max: 4}\n",
         2,
-        "s.yaml:6:19: error: workers.adaptive.min: adaptive.min (5) is larger than "
-        "adaptive.max (4)\n  hint: lower workers.adaptive.min or raise workers.adaptive.max\n",
+        "s.yaml:6:19: error: workers.adaptive.min: adaptive.min (5) is larger "
+        "than adaptive.max (4)\n"
+        "  other value: workers.adaptive.max at s.yaml:6:27\n"
+        "  hint: lower workers.adaptive.min or raise workers.adaptive.max\n",
     ),
     (
         "a named adaptive group without resources sees no work",
@@ -53,10 +57,11 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "an adaptive group on a fixed pool",
         "cluster:\n  name: demo\n  project: demo-project\nworkers:\n  adaptive: {min: 0, max: 8}\n",
         0,
-        "dkgen:bases/default.yaml:31:16: note: cluster.autoscaling: the group scales its "
+        "s.yaml:5:13: note: workers.adaptive: the default group scales its "
         "workers between 0 and 8, but its node pool stays at 3 nodes\n"
-        "  hint: set cluster.autoscaling: true so that GKE adds and removes nodes with the "
-        "workers\n",
+        "  other value: cluster.autoscaling at dkgen:bases/default.yaml:31:16\n"
+        "  hint: set cluster.autoscaling: true so that GKE adds and removes "
+        "nodes with the workers\n",
     ),
     (
         "the autoscaler's port is taken",
@@ -69,10 +74,12 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "scratch the boot disk cannot hold",
         NAME + "workers:\n  scratch_size: 20Gi\n",
         2,
-        "s.yaml:6:17: error: workers.scratch_size: 4 workers per n2-standard-8 node with 20Gi "
-        "of scratch each need 94Gi of ephemeral storage (with /tmp and the images), but a 100 "
-        "GB boot disk offers pods 44879Mi\n"
-        "  hint: lower workers.scratch_size to 7635Mi, or raise cluster.disk_size to 192\n",
+        "s.yaml:6:17: error: workers.scratch_size: 4 workers per n2-standard-8 "
+        "node with 20Gi of scratch each need 94Gi of ephemeral storage (with "
+        "/tmp and the images), but a 100 GB boot disk offers pods 44879Mi\n"
+        "  other value: cluster.disk_size at dkgen:bases/default.yaml:29:14\n"
+        "  hint: lower workers.scratch_size to 7635Mi, or raise "
+        "cluster.disk_size to 192\n",
     ),
     (
         "a small derived scratch is a note",

@@ -316,7 +316,7 @@ def test_overlay_names_that_are_paths_stay_paths(
     assert (code, stderr) == (
         2,
         "../prod: error: no such file\n"
-        "  hint: check the path; `dkgen init` writes a starter file\n",
+        "  hint: did you mean the shipped overlay `--overlay prod`?\n",
     )
 
 

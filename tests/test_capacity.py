@@ -129,9 +129,11 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "workers:\n  cpus_per_worker: 12\n",
         [],
         2,
-        "s.yaml:5:20: error: workers.cpus_per_worker: a worker asks for 12 CPUs, but each "
-        "n2-standard-8 node has 7.51 CPUs for pods after GKE's reservations; it would never be "
-        "scheduled\n  hint: set workers.cpus_per_worker to 7.51 or less, or choose a larger "
+        "s.yaml:5:20: error: workers.cpus_per_worker: a worker asks for 12 CPUs, "
+        "but each n2-standard-8 node has 7.51 CPUs for pods after GKE's "
+        "reservations; it would never be scheduled\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  hint: set workers.cpus_per_worker to 7.51 or less, or choose a larger "
         "cluster.machine_type\n",
     ),
     (
@@ -139,20 +141,27 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "worker_groups:\n  big:\n    memory_per_worker: 40Gi\n",
         [],
         2,
-        "s.yaml:6:24: error: worker_groups.big.memory_per_worker: a worker of group big asks "
-        "for 40Gi of memory, but each n2-standard-8 node has 27918Mi for pods after GKE's "
-        "reservations; it would never be scheduled\n  hint: set "
-        "worker_groups.big.memory_per_worker to 27918Mi or less, or choose a larger "
-        "cluster.machine_type\n",
+        "s.yaml:6:24: error: worker_groups.big.memory_per_worker: a worker of "
+        "group big asks for 40Gi of memory, but each n2-standard-8 node has "
+        "27918Mi for pods after GKE's reservations; it would never be scheduled\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  hint: set worker_groups.big.memory_per_worker to 27918Mi or less, or "
+        "choose a larger worker_groups.big.machine_type; "
+        "worker_groups.big.machine_type is unset, so the group shares "
+        "cluster.machine_type with the default group; its own key changes only "
+        "this group\n",
     ),
     (
         "scheduler cannot fit the core pool",
         NAME + "scheduler:\n  cpus: 8\n",
         [],
         2,
-        "s.yaml:5:9: error: scheduler.cpus: the scheduler asks for 8 CPUs, but each core pool "
-        "node (e2-standard-4) has 3.52 CPUs for pods after GKE's reservations; it would never "
-        "be scheduled\n  hint: set scheduler.cpus to 3.52 or less, or choose a larger "
+        "s.yaml:5:9: error: scheduler.cpus: the scheduler asks for 8 CPUs, but "
+        "each core pool node (e2-standard-4) has 3.52 CPUs for pods after GKE's "
+        "reservations; it would never be scheduled\n"
+        "  other value: cluster.core_pool.machine_type at "
+        "dkgen:bases/default.yaml:43:19\n"
+        "  hint: set scheduler.cpus to 3.52 or less, or choose a larger "
         "cluster.core_pool.machine_type\n",
     ),
     (
@@ -160,18 +169,35 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "  autoscaling: true\n  max_nodes: 2\nworkers:\n  count: 20\n",
         [],
         0,
-        "s.yaml:5:14: warning: cluster.max_nodes: 20 workers need 5 n2-standard-8 nodes (4 fit "
-        "on a node, limited by CPU and memory), but max_nodes 2 holds 8\n  hint: raise "
-        "cluster.max_nodes to 5, or lower workers.count to 8\n",
+        "s.yaml:5:14: warning: cluster.max_nodes: 20 workers need 5 "
+        "n2-standard-8 nodes (4 fit on a node, limited by CPU and memory), but "
+        "max_nodes 2 holds 8\n"
+        "  other value: workers.count at s.yaml:7:10\n"
+        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n"
+        "s.yaml:5:14: warning: cluster.max_nodes: num_nodes (3, dkgen's "
+        "default) is larger than max_nodes (2): the pool would start with 3 "
+        "nodes, above its autoscaling ceiling\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
+        "(num_nodes is the pool's size at creation)\n",
     ),
     (
         "--strict makes the max_nodes warning an error",
         NAME + "  autoscaling: true\n  max_nodes: 2\nworkers:\n  count: 20\n",
         ["--strict"],
         2,
-        "s.yaml:5:14: error: cluster.max_nodes: 20 workers need 5 n2-standard-8 nodes (4 fit "
-        "on a node, limited by CPU and memory), but max_nodes 2 holds 8\n  hint: raise "
-        "cluster.max_nodes to 5, or lower workers.count to 8\n",
+        "s.yaml:5:14: error: cluster.max_nodes: 20 workers need 5 n2-standard-8 "
+        "nodes (4 fit on a node, limited by CPU and memory), but max_nodes 2 "
+        "holds 8\n"
+        "  other value: workers.count at s.yaml:7:10\n"
+        "  hint: raise cluster.max_nodes to 5, or lower workers.count to 8\n"
+        "s.yaml:5:14: error: cluster.max_nodes: num_nodes (3, dkgen's default) "
+        "is larger than max_nodes (2): the pool would start with 3 nodes, above "
+        "its autoscaling ceiling\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
+        "(num_nodes is the pool's size at creation)\n"
+        "dkgen: 2 problems\n",
     ),
     (
         "a regional pool counts nodes per zone",
@@ -179,18 +205,22 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "  max_nodes: 1\n  num_nodes: 1\nworkers:\n  count: 20\n",
         [],
         0,
-        "s.yaml:8:14: warning: cluster.max_nodes: 20 workers need 5 n2-standard-8 nodes (4 fit "
-        "on a node, limited by CPU and memory), but max_nodes 1 per zone (3 in 3 zones) holds "
-        "12\n  hint: raise cluster.max_nodes to 2, or lower workers.count to 12\n",
+        "s.yaml:8:14: warning: cluster.max_nodes: 20 workers need 5 "
+        "n2-standard-8 nodes (4 fit on a node, limited by CPU and memory), but "
+        "max_nodes 1 per zone (3 in 3 zones) holds 12\n"
+        "  other value: workers.count at s.yaml:11:10\n"
+        "  hint: raise cluster.max_nodes to 2, or lower workers.count to 12\n",
     ),
     (
         "without autoscaling num_nodes is the limit",
         NAME + "  num_nodes: 1\n",
         [],
         0,
-        "s.yaml:4:14: warning: cluster.num_nodes: 8 workers need 2 n2-standard-8 nodes (4 fit "
-        "on a node, limited by CPU and memory), but num_nodes 1 holds 4\n  hint: raise "
-        "cluster.num_nodes to 2, or lower workers.count to 4\n",
+        "s.yaml:4:14: warning: cluster.num_nodes: 8 workers need 2 n2-standard-8 "
+        "nodes (4 fit on a node, limited by CPU and memory), but num_nodes 1 "
+        "holds 4\n"
+        "  other value: workers.count at dkgen:bases/default.yaml:64:10\n"
+        "  hint: raise cluster.num_nodes to 2, or lower workers.count to 4\n",
     ),
     (
         "idle CPU is a note, and --strict lets notes pass",
@@ -207,9 +237,14 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "worker_groups:\n  gpu:\n    accelerator: {type: nvidia-tesla-t4, count: 1}\n",
         [],
         2,
-        "s.yaml:6:25: error: worker_groups.gpu.accelerator.type: n2-standard-8 is an N2 machine "
-        "type, and nvidia-tesla-t4 does not attach to N2\n  hint: nvidia-tesla-t4 attaches to "
-        "N1 machine types (such as n1-standard-8); choose such a cluster.machine_type\n",
+        "s.yaml:6:25: error: worker_groups.gpu.accelerator.type: n2-standard-8 "
+        "is an N2 machine type, and nvidia-tesla-t4 does not attach to N2\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  hint: nvidia-tesla-t4 attaches to N1 machine types (such as "
+        "n1-standard-8); choose such a worker_groups.gpu.machine_type; "
+        "worker_groups.gpu.machine_type is unset, so the group shares "
+        "cluster.machine_type with the default group; its own key changes only "
+        "this group\n",
     ),
     (
         "L4 only comes built into G2",
@@ -217,10 +252,11 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "    accelerator: {type: nvidia-l4, count: 1}\n",
         [],
         2,
-        "s.yaml:7:25: error: worker_groups.gpu.accelerator.type: n1-standard-8 is an N1 machine "
-        "type, and nvidia-l4 does not attach to N1\n  hint: nvidia-l4 is built into "
-        "g2-standard-4, g2-standard-8, g2-standard-12, ...; choose such a "
-        "worker_groups.gpu.machine_type\n",
+        "s.yaml:7:25: error: worker_groups.gpu.accelerator.type: n1-standard-8 "
+        "is an N1 machine type, and nvidia-l4 does not attach to N1\n"
+        "  other value: worker_groups.gpu.machine_type at s.yaml:6:19\n"
+        "  hint: nvidia-l4 is built into g2-standard-4, g2-standard-8, "
+        "g2-standard-12, ...; choose such a worker_groups.gpu.machine_type\n",
     ),
     (
         "built-in GPUs must be declared",
@@ -238,9 +274,11 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "    accelerator: {type: nvidia-tesla-a100, count: 1}\n",
         [],
         2,
-        "s.yaml:7:51: error: worker_groups.gpu.accelerator.count: a2-highgpu-2g comes with 2 "
-        "nvidia-tesla-a100 GPUs, not 1\n  hint: set worker_groups.gpu.accelerator.count to 2, "
-        "or choose another a2 machine type\n",
+        "s.yaml:7:51: error: worker_groups.gpu.accelerator.count: a2-highgpu-2g "
+        "comes with 2 nvidia-tesla-a100 GPUs, not 1\n"
+        "  other value: worker_groups.gpu.machine_type at s.yaml:6:19\n"
+        "  hint: set worker_groups.gpu.accelerator.count to 2, or choose another "
+        "a2 machine type\n",
     ),
     (
         "N1 GPU count",
@@ -248,9 +286,10 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "    accelerator: {type: nvidia-tesla-t4, count: 8}\n",
         [],
         2,
-        "s.yaml:7:49: error: worker_groups.gpu.accelerator.count: nvidia-tesla-t4 attaches 1, 2 "
-        "or 4 per N1 machine, not 8\n  hint: set worker_groups.gpu.accelerator.count to 1, 2 or "
-        "4\n",
+        "s.yaml:7:49: error: worker_groups.gpu.accelerator.count: "
+        "nvidia-tesla-t4 attaches 1, 2 or 4 per N1 machine, not 8\n"
+        "  other value: worker_groups.gpu.machine_type at s.yaml:6:19\n"
+        "  hint: set worker_groups.gpu.accelerator.count to 1, 2 or 4\n",
     ),
     (
         "N1 vCPU limit per GPU count",
@@ -285,14 +324,20 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "  machine_type: custom-2-8192\n",
         [],
         2,
-        "dkgen:bases/default.yaml:66:20: error: workers.cpus_per_worker: a worker asks for 1.8 "
-        "CPUs, but each custom-2-8192 node has 1.53 CPUs for pods after GKE's reservations; it "
-        "would never be scheduled\n  hint: set workers.cpus_per_worker to 1.53 or less, or "
-        "choose a larger cluster.machine_type\n"
-        "dkgen:bases/default.yaml:68:22: error: workers.memory_per_worker: a worker asks for "
-        "6800Mi of memory, but each custom-2-8192 node has 5528Mi for pods after GKE's "
-        "reservations; it would never be scheduled\n  hint: set workers.memory_per_worker to "
-        "5528Mi or less, or choose a larger cluster.machine_type\n"
+        "s.yaml:4:17: error: cluster.machine_type: a worker asks for 1.8 CPUs, "
+        "but each custom-2-8192 node has 1.53 CPUs for pods after GKE's "
+        "reservations; it would never be scheduled\n"
+        "  other value: workers.cpus_per_worker at "
+        "dkgen:bases/default.yaml:66:20\n"
+        "  hint: set workers.cpus_per_worker to 1.53 or less, or choose a larger "
+        "cluster.machine_type\n"
+        "s.yaml:4:17: error: cluster.machine_type: a worker asks for 6800Mi of "
+        "memory, but each custom-2-8192 node has 5528Mi for pods after GKE's "
+        "reservations; it would never be scheduled\n"
+        "  other value: workers.memory_per_worker at "
+        "dkgen:bases/default.yaml:68:22\n"
+        "  hint: set workers.memory_per_worker to 5528Mi or less, or choose a "
+        "larger cluster.machine_type\n"
         "dkgen: 2 problems\n",
     ),
 ]
@@ -391,3 +436,53 @@ def test_idle_hints_suggest_only_a_shape_that_helps(
     from dkgen.rules.capacity import _other_shape
 
     assert _other_shape(machine_type, idle, limited_by) == suggested
+
+
+def test_a_hint_for_an_inheriting_group_names_the_groups_own_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Issue 24, item 3: changing workers.cpus_per_worker for group hm's sake
+    would change the default group and group big too; the hint names
+    worker_groups.hm.cpus_per_worker and says who shares the inherited value."""
+    monkeypatch.chdir(tmp_path)
+    write_inputs(
+        tmp_path,
+        {
+            "s.yaml": NAME + "workers: {cpus_per_worker: 3.5, memory_per_worker: 12Gi}\n"
+            "worker_groups:\n"
+            "  big: {count: 3}\n"
+            "  hm: {machine_type: n2-highmem-8, count: 2}\n"
+        },
+    )
+    result = run_dkgen("validate", "s.yaml")
+    assert result.exit_code == 0, result.stderr
+    (hint,) = [line for line in result.stderr.splitlines() if "worker_groups.hm." in line]
+    assert hint.startswith("  hint: worker_groups.hm.memory_per_worker: ")
+    assert hint.endswith(
+        "; worker_groups.hm.memory_per_worker is unset, so the group shares "
+        "workers.memory_per_worker with the default group and group big; its own key "
+        "changes only this group"
+    )
+    assert "hint: workers.memory_per_worker" not in result.stderr
+
+
+def test_an_adaptive_groups_hint_names_its_own_max_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """The adaptive and scratch rules name a group's own key as capacity does."""
+    monkeypatch.chdir(tmp_path)
+    write_inputs(
+        tmp_path,
+        {
+            "s.yaml": NAME + "  autoscaling: true\n  num_nodes: 1\n  min_nodes: 1\n"
+            "  max_nodes: 2\n"
+            "worker_groups:\n  big: {resources: {BIG: 1}, adaptive: {min: 0, max: 40}}\n"
+        },
+    )
+    result = run_dkgen("validate", "s.yaml")
+    assert result.exit_code == 2
+    assert "  hint: raise worker_groups.big.max_nodes to " in result.stderr
+    assert (
+        "; worker_groups.big.max_nodes is unset, so the group shares cluster.max_nodes with "
+        "the default group; its own key changes only this group\n"
+    ) in result.stderr

@@ -71,6 +71,24 @@ def test_a_misspelt_overlay_gets_a_did_you_mean(workdir: Path, run_dkgen: Any) -
     )
 
 
+def test_a_missing_overlay_file_is_compared_with_overlays(workdir: Path, run_dkgen: Any) -> None:
+    """Issue 24, item 6: `--overlay ./missing.yaml` beside settings.yaml was
+    offered settings.yaml (the names shared only `.yaml`)."""
+    Path("settings.yaml").write_text(GOOD)
+    Path("team-prod.yaml").write_text("")
+    missing = run_dkgen("validate", "settings.yaml", "--overlay", "./missing.yaml")
+    assert missing.stderr == (
+        "missing.yaml: error: no such file\n"
+        "  hint: check the path; shipped overlays: dev, gpu, prod, spot\n"
+    )
+    shipped = run_dkgen("validate", "settings.yaml", "--overlay", "./prd.yaml")
+    assert "hint: did you mean the shipped overlay `--overlay prod`?" in shipped.stderr
+    nearby = run_dkgen("validate", "settings.yaml", "--overlay", "team-prd.yaml")
+    assert "hint: did you mean `team-prod.yaml`?" in nearby.stderr
+    settings = run_dkgen("validate", "missing.yaml")
+    assert "did you mean" not in settings.stderr
+
+
 # Each command with the arguments that make it report a warning.
 COMMANDS = {
     "build": ["build", "s.yaml", "-o", "out"],

@@ -55,8 +55,13 @@ def test_every_example_builds_with_every_overlay_stack(
     result = run_dkgen("build", example, *overlay_args(stack), "-o", tmp_path / "out")
     if refused(example, stack):
         assert result.exit_code == 2
-        assert "error: worker_groups.gpu.image: " in result.stderr
-        assert "but the scheduler runs Dask" in result.stderr
+        # At the settings file's scheduler image, the one to change first,
+        # naming the overlay's group image (issue 24, item 2).
+        assert "examples/original-tool.yaml:22:10: error: scheduler.image: " in result.stderr
+        assert "but the scheduler's ghcr.io/dask/dask:" in result.stderr
+        assert "  other value: worker_groups.gpu.image at dkgen:overlays/gpu.yaml:" in (
+            result.stderr
+        )
         assert "hint: run one Dask release and Python everywhere" in result.stderr
         assert not (tmp_path / "out").exists()
         return
@@ -157,5 +162,6 @@ def test_both_in_one_layer_is_still_an_error(
     assert result.stderr == (
         "s.yaml:4:9: error: cluster.spot: spot and preemptible are both true; a pool is one "
         "or the other\n"
+        "  other value: cluster.preemptible at s.yaml:3:16\n"
         "  hint: keep spot (preemptible's successor) and set preemptible to false\n"
     )

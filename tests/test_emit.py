@@ -233,6 +233,32 @@ def test_up_to_date_rebuild_touches_nothing(workdir: Path, run_dkgen: Any) -> No
     assert out.stat().st_ino == inode
 
 
+def test_the_summary_says_what_changed(workdir: Path, run_dkgen: Any) -> None:
+    """Issue 24, item 6: a rebuild that changes two files does not say it
+    wrote seventeen."""
+    first = run_dkgen("build", "s.yaml", "-o", "out")
+    assert first.stdout == "dkgen: wrote 17 new files to out\n"
+    settings = workdir / "s.yaml"
+    settings.write_text(settings.read_text() + "workers: {count: 3}\n")
+    again = run_dkgen("build", "s.yaml", "-o", "out")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "dkgen: wrote 2 of 17 files to out (2 changed); 15 unchanged"
+    )
+    off = run_dkgen("build", "s.yaml", "-o", "out", "-s", "jupyter.enabled=false")
+    assert off.stdout.splitlines()[-1].endswith(", removed 4 it no longer generates")
+
+
+def test_strict_judges_the_settings_not_the_impact(workdir: Path, run_dkgen: Any) -> None:
+    """Issue 24, item 6, as decided and documented (README "Errors", --help):
+    an impact warning (what applying the change does) never fails --strict."""
+    assert run_dkgen("build", "s.yaml", "-o", "out", "--strict").exit_code == 0
+    off = run_dkgen("build", "s.yaml", "-o", "out", "--strict", "-s", "jupyter.enabled=false")
+    assert off.exit_code == 0, off.stderr
+    assert "out/deployment-jupyter.yaml: warning: Deployment jupyter: deleted" in off.stderr
+    assert "Impact lines of build" in run_dkgen("build", "--help").stdout
+
+
 def test_refuses_to_remove_a_hand_edited_stale_file(workdir: Path, run_dkgen: Any) -> None:
     assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
     stale = workdir / "out" / "service-jupyter.yaml"

@@ -88,26 +88,30 @@ def test_github_annotations(
     )
 
 
-def split_problems(text: str) -> list[tuple[str, str]]:
-    """The table's text problems as (first line, hint) pairs."""
-    problems: list[tuple[str, str]] = []
+def split_problems(text: str) -> list[tuple[str, str, str]]:
+    """The table's text problems as (first line, other-value lines, hint)."""
+    problems: list[tuple[str, str, str]] = []
     for line in text.splitlines():
         if line.startswith("dkgen: "):  # the count of problems, not one of them
             continue
         if line.startswith("  hint: "):
-            problems[-1] = (problems[-1][0], line.removeprefix("  hint: "))
+            first, others, _ = problems[-1]
+            problems[-1] = (first, others, line.removeprefix("  hint: "))
+        elif line.startswith("  other value: "):
+            first, others, hint = problems[-1]
+            problems[-1] = (first, others + "\n" + line.strip(), hint)
         else:
-            problems.append((line, ""))
+            problems.append((line, "", ""))
     return problems
 
 
-def github_line(problem: tuple[str, str]) -> str:
+def github_line(problem: tuple[str, str, str]) -> str:
     """The annotation GitHub expects for one text problem (written independently of
     dkgen.errors, from the workflow-command format)."""
-    first, hint = problem
+    first, others, hint = problem
     where, _, message = first.partition(": error: ")
     source, *position = where.split(":")
-    message = message + (f"\nhint: {hint}" if hint else "")
+    message = message + others + (f"\nhint: {hint}" if hint else "")
     if source.startswith(("-", "dkgen:")) or where.startswith("-s "):
         properties = ""
         message = f"{where}: {message}"
@@ -210,3 +214,40 @@ def test_problems_from_files_and_overrides_all_at_once(
         "s.yaml:5:3",
     ]
     assert lines[-1] == "dkgen: 5 problems"
+
+
+def test_a_problem_between_two_values_names_both_in_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Issue 24, item 2: the -s that made min_nodes exceed max_nodes comes first,
+    and the shipped default it conflicts with is named, as text and as an annotation."""
+    monkeypatch.chdir(tmp_path)
+    write_inputs(tmp_path, {"s.yaml": "cluster:\n  name: demo\n  autoscaling: true\n"})
+    args = ["validate", "s.yaml", "-s", "cluster.max_nodes=1"]
+    text = run_dkgen(*args).stderr.splitlines()
+    assert text[0].startswith("-s cluster.max_nodes=1: error: cluster.max_nodes: ")
+    assert text[1] == "  other value: cluster.min_nodes at dkgen:bases/default.yaml:33:14"
+    github = run_dkgen(*args, "--format", "github").stderr
+    assert "%0Aother value: cluster.min_nodes at dkgen:bases/default.yaml:33:14%0Ahint: " in github
+
+
+def test_the_value_to_change_first_is_never_a_shipped_one() -> None:
+    """Of two conflicting values, one from a shipped file is never the one
+    reported first when the user set the other (dkgen.rules.conflict)."""
+    from dkgen.errors import Origin
+
+    order = sorted(
+        [
+            Origin("dkgen:bases/default.yaml", 33, 14),
+            Origin("dkgen:overlays/gpu.yaml", 8, 10),
+            Origin("-s cluster.max_nodes=1"),
+            Origin("s.yaml", 2, 3),
+        ],
+        key=lambda origin: -origin.precedence,
+    )
+    assert [o.source for o in order] == [
+        "-s cluster.max_nodes=1",
+        "s.yaml",
+        "dkgen:overlays/gpu.yaml",
+        "dkgen:bases/default.yaml",
+    ]

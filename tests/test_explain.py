@@ -190,3 +190,49 @@ def test_docs_check_mode(tmp_path: Path) -> None:
         main(["--check", str(target)])
     assert main([str(target)]) == 0
     assert main(["--check", str(target)]) == 0
+
+
+GROUP_KEYS = list(load_schema()["$defs"]["workerGroup"]["properties"])
+
+
+@pytest.mark.parametrize("key", GROUP_KEYS)
+def test_explain_says_what_a_groups_key_inherits(key: str, run_dkgen: Any) -> None:
+    """Issue 24, item 5: a group's unset key takes the default group's value,
+    and explain says which (by the one rule, dkgen.settings.inherited_from)."""
+    from dkgen.settings import inherited_from
+
+    result = run_dkgen("explain", f"worker_groups.x.{key}")
+    assert result.exit_code == 0, result.stderr
+    default = next((line for line in result.stdout.splitlines() if line.startswith("DEFAULT:")), "")
+    source = inherited_from(key)
+    if source is None:
+        assert "inherits" not in default
+    else:
+        verb = "merges over" if key == "env" else "inherits"
+        assert default.split(None, 1)[1].startswith(f"{verb} {'.'.join(source)}"), default
+
+
+@pytest.mark.parametrize(
+    ("key", "setting", "read"),
+    [
+        ("max_nodes", "cluster:\n  autoscaling: true\n  max_nodes: 7\n", "pool.max_nodes"),
+        ("cpus_per_worker", "workers: {cpus_per_worker: 0.5}\n", "cpus"),
+        ("machine_type", "cluster: {machine_type: n2-highmem-8}\n", "pool.machine_type"),
+    ],
+)
+def test_what_explain_says_is_inherited_is(key: str, setting: str, read: str) -> None:
+    """The group takes the value explain says it inherits."""
+    doc = explain_key(f"worker_groups.x.{key}")
+    assert doc.default is not None and doc.default.startswith("inherits")
+    layers = [
+        parse_layer("cluster: {name: demo}\nworker_groups: {x: {}}\n", "a.yaml"),
+        parse_layer(setting, "b.yaml"),
+    ]
+    group = next(g for g in validate(merge(layers)).settings.workers if g.name == "x")
+    value: Any = group
+    for part in read.split("."):
+        value = getattr(value, part)
+    expected: Any = parse_layer(setting, "c.yaml").data
+    for part in doc.default.split()[1].split("."):
+        expected = expected[part]
+    assert value == expected

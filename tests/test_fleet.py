@@ -36,9 +36,9 @@ def test_one_directory_per_cluster_same_as_single_builds(repo: Path, run_dkgen: 
     result = run_dkgen("build", *fleet_args())
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "dkgen: wrote 19 files to out/alpha\n"
-        "dkgen: wrote 19 files to out/beta\n"
-        "dkgen: wrote 19 files to out/gamma\n"
+        "dkgen: wrote 19 new files to out/alpha\n"
+        "dkgen: wrote 19 new files to out/beta\n"
+        "dkgen: wrote 19 new files to out/gamma\n"
         "dkgen: 3 clusters in out; $541-$1,141/month at list prices\n"
     )
     assert sorted(p.name for p in (repo / "out").iterdir()) == ["alpha", "beta", "gamma"]

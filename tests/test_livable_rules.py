@@ -36,23 +36,32 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "jupyter:\n  image: ghcr.io/dask/dask-notebook:2025.9.1-py3.12\n",
         [],
         2,
-        "s.yaml:5:10: error: jupyter.image: ghcr.io/dask/dask-notebook:2025.9.1-py3.12 runs "
-        "Dask 2025.9.1 (its tag), but the scheduler runs Dask 2026.8.0\n"
-        "  hint: run one Dask release and Python everywhere: set jupyter.image to an image "
-        "with Dask 2026.8.0 on Python 3.12 such as ghcr.io/dask/dask-notebook:2026.8.0-py3.12, "
-        "or change scheduler.image to match it\n",
+        "s.yaml:5:10: error: jupyter.image: Jupyter's "
+        "ghcr.io/dask/dask-notebook:2025.9.1-py3.12 runs Dask 2025.9.1 (its "
+        "tag), but the scheduler's ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask "
+        "2026.8.0\n"
+        "  other value: scheduler.image at dkgen:bases/default.yaml:51:10\n"
+        "  hint: run one Dask release and Python everywhere: set jupyter.image "
+        "to an image with Dask 2026.8.0 on Python 3.12 (such as "
+        "ghcr.io/dask/dask-notebook:2026.8.0-py3.12), or set scheduler.image to "
+        "an image with Dask 2025.9.1 on Python 3.12 (such as "
+        "ghcr.io/dask/dask:2025.9.1-py3.12)\n",
     ),
     (
         "workers on another Python minor",
         NAME + "workers:\n  image: ghcr.io/dask/dask:2026.8.0-py3.11\n",
         [],
         2,
-        "s.yaml:5:10: error: workers.image: ghcr.io/dask/dask:2026.8.0-py3.11 runs Python "
-        "3.11, but the scheduler runs Python 3.12; tasks pickled on one minor may not load on "
-        "the other\n"
-        "  hint: run one Dask release and Python everywhere: set workers.image to an image "
-        "with Dask 2026.8.0 on Python 3.12 such as ghcr.io/dask/dask:2026.8.0-py3.12, or "
-        "change scheduler.image to match it\n",
+        "s.yaml:5:10: error: workers.image: worker group default's "
+        "ghcr.io/dask/dask:2026.8.0-py3.11 runs Python 3.11, but the scheduler's "
+        "ghcr.io/dask/dask:2026.8.0-py3.12 runs Python 3.12; tasks pickled on "
+        "one minor may not load on the other\n"
+        "  other value: scheduler.image at dkgen:bases/default.yaml:51:10\n"
+        "  hint: run one Dask release and Python everywhere: set workers.image "
+        "to an image with Dask 2026.8.0 on Python 3.12 (such as "
+        "ghcr.io/dask/dask:2026.8.0-py3.12), or set scheduler.image to an image "
+        "with Dask 2026.8.0 on Python 3.11 (such as "
+        "ghcr.io/dask/dask:2026.8.0-py3.11)\n",
     ),
     (
         "the issue's gpu group: RAPIDS 25.10 beside a 2026.8.0 scheduler",
@@ -60,10 +69,15 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         "    image: rapidsai/base:25.10-cuda12.9-py3.12\n",
         [],
         2,
-        "s.yaml:9:12: error: worker_groups.gpu.image: rapidsai/base:25.10-cuda12.9-py3.12 runs "
-        "Dask 2025.9.1 (RAPIDS 25.10), but the scheduler runs Dask 2026.8.0\n"
-        "  hint: run one Dask release and Python everywhere: set worker_groups.gpu.image to an "
-        "image with Dask 2026.8.0 on Python 3.12, or change scheduler.image to match it\n",
+        "s.yaml:9:12: error: worker_groups.gpu.image: worker group gpu's "
+        "rapidsai/base:25.10-cuda12.9-py3.12 runs Dask 2025.9.1 (RAPIDS 25.10), "
+        "but the scheduler's ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask "
+        "2026.8.0\n"
+        "  other value: scheduler.image at dkgen:bases/default.yaml:51:10\n"
+        "  hint: run one Dask release and Python everywhere: set "
+        "worker_groups.gpu.image to an image with Dask 2026.8.0 on Python 3.12, "
+        "or set scheduler.image to an image with Dask 2025.9.1 on Python 3.12 "
+        "(such as ghcr.io/dask/dask:2025.9.1-py3.12)\n",
     ),
     (
         "scheduler on RAPIDS, workers not",
@@ -71,12 +85,14 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         "jupyter:\n  image: rapidsai/notebooks:26.02-cuda12-py3.12\n",
         [],
         2,
-        "dkgen:bases/default.yaml:72:10: error: workers.image: "
-        "ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask 2026.8.0 (its tag), but the scheduler "
-        "runs Dask 2026.1.1\n"
-        "  hint: run one Dask release and Python everywhere: set workers.image to an image with "
-        "Dask 2026.1.1 on Python 3.12 such as ghcr.io/dask/dask:2026.1.1-py3.12, or change "
-        "scheduler.image to match it\n",
+        "s.yaml:5:10: error: scheduler.image: worker group default's "
+        "ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask 2026.8.0 (its tag), but the "
+        "scheduler's rapidsai/base:26.02-cuda12-py3.12 runs Dask 2026.1.1\n"
+        "  other value: workers.image at dkgen:bases/default.yaml:72:10\n"
+        "  hint: run one Dask release and Python everywhere: set scheduler.image "
+        "to an image with Dask 2026.8.0 on Python 3.12, or set workers.image to "
+        "an image with Dask 2026.1.1 on Python 3.12 (such as "
+        "ghcr.io/dask/dask:2026.1.1-py3.12)\n",
     ),
     (
         "dask_cuda on an official image",
@@ -96,10 +112,13 @@ CASES: list[tuple[str, str, list[str], int, str]] = [
         f'images:\n  {CUSTOM}: {{dask: 2026.7.0, python: "3.12"}}\n',
         [],
         2,
-        f"s.yaml:5:10: error: workers.image: {CUSTOM} runs Dask 2026.7.0 (declared in images), "
-        "but the scheduler runs Dask 2026.8.0\n"
+        f"s.yaml:5:10: error: workers.image: worker group default's {CUSTOM} runs Dask "
+        "2026.7.0 (declared in images), but the scheduler's ghcr.io/dask/dask:2026.8.0-py3.12 "
+        "runs Dask 2026.8.0\n"
+        "  other value: scheduler.image at dkgen:bases/default.yaml:51:10\n"
         "  hint: run one Dask release and Python everywhere: set workers.image to an image with "
-        "Dask 2026.8.0 on Python 3.12, or change scheduler.image to match it\n",
+        "Dask 2026.8.0 on Python 3.12, or set scheduler.image to an image with Dask 2026.7.0 on "
+        "Python 3.12 (such as ghcr.io/dask/dask:2026.7.0-py3.12)\n",
     ),
     (
         "custom image declared on the same release",
@@ -231,9 +250,10 @@ def test_every_shipped_combination_runs_one_dask(
     if any((example.stem, overlay) in REFUSED for overlay in overlays):
         assert result.exit_code == 2
         assert version_problems == [
-            "dkgen:overlays/gpu.yaml:8:10: error: worker_groups.gpu.image: "
-            "rapidsai/base:26.02-cuda12-py3.12 runs Dask 2026.1.1 (RAPIDS 26.02), but the "
-            "scheduler runs Dask 2026.8.0"
+            "examples/original-tool.yaml:22:10: error: scheduler.image: worker group "
+            "gpu's rapidsai/base:26.02-cuda12-py3.12 runs Dask 2026.1.1 (RAPIDS "
+            "26.02), but the scheduler's ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask "
+            "2026.8.0"
         ]
     else:
         assert version_problems == []

@@ -143,8 +143,10 @@ def test_config_output_is_a_settings_file_that_builds_the_same(
 def test_errors_point_where_config_points(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
 ) -> None:
-    """A semantic error about a value from the defaults or a shipped overlay names
-    the same file:line:column that --show-origin shows for it."""
+    """A semantic error between a value from the defaults or a shipped overlay
+    and a -s names the same file:line:column that --show-origin shows for the
+    first, on its other-value line; the -s, the one to change, comes first
+    (issue 24, item 2)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.yaml").write_text("cluster:\n  name: demo\n", encoding="utf-8")
     origins = json.loads(
@@ -158,9 +160,13 @@ def test_errors_point_where_config_points(
         return f"{origin['source']}:{origin['line']}:{origin['column']}"
 
     ports = run_dkgen("validate", "s.yaml", "-s", "scheduler.tcp_port=8787")
-    assert ports.stderr.startswith(f"{shown('scheduler.bokeh_port')}: error: scheduler.bokeh_port")
+    assert ports.stderr.startswith("-s scheduler.tcp_port=8787: error: scheduler.tcp_port")
+    assert f"other value: scheduler.bokeh_port at {shown('scheduler.bokeh_port')}\n" in (
+        ports.stderr
+    )
     nodes = run_dkgen("validate", "s.yaml", "--overlay", "prod", "-s", "cluster.max_nodes=2")
-    assert nodes.stderr.startswith(f"{shown('cluster.min_nodes')}: error: cluster.min_nodes")
+    assert nodes.stderr.startswith("-s cluster.max_nodes=2: error: cluster.max_nodes")
+    assert f"other value: cluster.min_nodes at {shown('cluster.min_nodes')}\n" in nodes.stderr
     assert shown("cluster.min_nodes").startswith("dkgen:overlays/prod.yaml:")
 
 

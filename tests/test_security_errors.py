@@ -68,7 +68,9 @@ SECURITY_ERROR_CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] =
         [],
         "s.yaml:6:20: error: access.dashboard.source_ranges: source ranges and "
         "allow_whole_internet: true contradict each other\n"
-        "  hint: remove one: keep the ranges, or drop access.dashboard.source_ranges\n",
+        "  other value: access.dashboard.allow_whole_internet at s.yaml:7:27\n"
+        "  hint: remove one: keep the ranges, or drop "
+        "access.dashboard.source_ranges\n",
     ),
     (
         "Jupyter token in settings",

@@ -165,11 +165,21 @@ def test_a_restated_default_that_cancels_an_overlay_gets_a_note(
         "settings.yaml:3:16: note: cluster.autoscaling: restates the default (false) and "
         f"so cancels true set by dkgen:overlays/prod.yaml:{line + 1}:{column + 1}\n"
         "  hint: remove the line to take the overlay's value; keep it to override the "
-        "overlay on purpose\n"
+        "overlay on purpose\n" + IDLE_MAX_NODES
     )
-    # Without the overlay there is nothing to cancel.
+    # Without the overlay there is nothing to cancel (max_nodes still does nothing).
     alone = run_dkgen("build", "settings.yaml", "-o", "alone")
-    assert alone.exit_code == 0 and alone.stderr == ""
+    assert alone.exit_code == 0 and alone.stderr == IDLE_MAX_NODES
+
+
+# A setting that does nothing is noted at its line (issue 24, item 4).
+IDLE_MAX_NODES = (
+    "settings.yaml:4:14: note: cluster.max_nodes: max_nodes does nothing while autoscaling "
+    "is off: the pool keeps num_nodes (3) nodes\n"
+    "  other value: cluster.autoscaling at settings.yaml:3:16\n"
+    "  hint: set cluster.autoscaling: true to scale between min_nodes and max_nodes, or "
+    "remove the line\n"
+)
 
 
 def test_init_refuses_to_overwrite(workdir: Path, run_dkgen: Any) -> None:

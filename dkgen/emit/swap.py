@@ -71,6 +71,11 @@ class EmitReport:
     removed: tuple[str, ...]
     kept: tuple[str, ...]
     unchanged: tuple[str, ...] = ()
+    #: Of ``written``, the files whose content or mode differs from what was
+    #: there (``changed``) and the ones that were not there (``added``); the
+    #: rest were rewritten with the bytes they had.
+    changed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
     #: What applying the change does (dkgen/impact.py), worked out from the plan.
     impact: tuple[Problem, ...] = ()
 
@@ -352,4 +357,13 @@ def stage_output(
             _remove_tree(staging, ignore_errors=True)
             raise
     batch.add(_Staged(str(target)))
-    return EmitReport(written=tuple(sorted(files)), removed=tuple(removed), kept=tuple(kept))
+    # Under --force an edited or foreign file is overwritten: a change too.
+    changed = tuple(c.name for c in plan.changes if c.kind in ("changed", "edited", "foreign"))
+    added = tuple(c.name for c in plan.changes if c.kind == "added")
+    return EmitReport(
+        written=tuple(sorted(files)),
+        removed=tuple(removed),
+        kept=tuple(kept),
+        changed=changed,
+        added=added,
+    )

@@ -36,6 +36,7 @@ from dkgen.rules import (
     jupyter_home,
     location,
     namespace,
+    no_effect,
     patch_safety,
     ports,
     privileged_ports,
@@ -74,6 +75,7 @@ RULES: tuple[Rule, ...] = (
     scratch.check,
     regional_nodes.check,
     budget.check,
+    no_effect.check,
 )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import Settings
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -40,9 +41,9 @@ def _check_access(where: Locator) -> Iterator[Problem]:
         if access["expose"] != "load_balancer":
             continue
         if name == "jupyter" and not where.data["jupyter"]["enabled"]:
-            yield Problem(
-                where.origin((*base, "expose")),
-                format_path((*base, "expose")),
+            yield conflict(
+                where,
+                order(where, [(*base, "expose"), ("jupyter", "enabled")]),
                 "has no effect: jupyter.enabled is false",
                 severity="warning",
             )
@@ -58,9 +59,9 @@ def _check_access(where: Locator) -> Iterator[Problem]:
             )
         if access["allow_whole_internet"]:
             if access["source_ranges"]:
-                yield Problem(
-                    where.origin(ranges_path),
-                    format_path(ranges_path),
+                yield conflict(
+                    where,
+                    order(where, [ranges_path, (*base, "allow_whole_internet")]),
                     "source ranges and allow_whole_internet: true contradict each other",
                     f"remove one: keep the ranges, or drop {format_path(ranges_path)}",
                 )

@@ -26,42 +26,54 @@ from dkgen.autoscaling import AUTOSCALER_PORT
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import Locator, format_path
+from dkgen.rules.conflict import conflict, order
+from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.settings import DEFAULT_GROUP, Settings
 
 
 def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     pools = [pool for pool in plan(settings) if pool.group and pool.group.adaptive]
     for pool in pools:
-        yield from _check_group(pool, where)
+        yield from _check_group(settings, pool, where)
     if pools:
         yield from _check_ports(settings, where)
 
 
-def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
+def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     group = pool.group
     assert group is not None and group.adaptive is not None  # adaptive groups only
     adaptive = group.adaptive
 
     def name(key: str) -> str:
-        return format_path(where.path(group.name, key))
+        return key_to_set(where, group.name, key)
 
-    def problem(key: str, message: str, hint: str, severity: Severity = "error") -> Problem:
-        path = where.path(group.name, key)
-        return Problem(where.origin(path), format_path(path), message, hint, severity)
+    def problem(
+        key: str,
+        message: str,
+        hint: str,
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
+    ) -> Problem:
+        paths = [where.path(group.name, k) for k in (key, *others)]
+        hint += shared_values(settings, where, group.name, hint)
+        return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     if adaptive.min > adaptive.max:
         yield problem(
             "adaptive.min",
             f"adaptive.min ({adaptive.min}) is larger than adaptive.max ({adaptive.max})",
             f"lower {name('adaptive.min')} or raise {name('adaptive.max')}",
+            others=("adaptive.max",),
         )
     if not group.pool.autoscaling:
+        who = "the default group" if group.name == DEFAULT_GROUP else f"worker group {group.name}"
         yield problem(
             "autoscaling",
-            f"the group scales its workers between {adaptive.min} and {adaptive.max}, but its "
+            f"{who} scales its workers between {adaptive.min} and {adaptive.max}, but its "
             f"node pool stays at {group.pool.num_nodes} nodes",
             f"set {name('autoscaling')}: true so that GKE adds and removes nodes with the workers",
             severity="note",
+            others=("adaptive",),
         )
     if group.name != DEFAULT_GROUP and not group.resources:
         yield problem(
@@ -86,6 +98,7 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
             f"adaptive.max {adaptive.max} workers need {pool.nodes_needed} {pool.machine.name} "
             f"nodes ({pool.per_node} fit on a node), but {key} {limit}{zones} holds {held}",
             f"raise {name(key)} to {per_zone}, or lower {name('adaptive.max')} to {held}",
+            others=(key,),
         )
 
 

@@ -20,6 +20,10 @@ the same arithmetic as a table (:mod:`dkgen.capacity`):
 * **GPUs (error).** A GPU type the machine family cannot take, a GPU count or
   vCPU count N1 does not allow, or GPUs built into the machine that the
   group does not declare.
+* **Hints name the group's own key.** For a named group, a hint says
+  ``worker_groups.<group>.<key>``, and when the group inherits that value,
+  which setting it shares and with which groups: changing the inherited
+  setting would change them all.
 * **Unknown machine type (warning).** Not in the table and not a custom type:
   the pool is not checked.
 
@@ -40,7 +44,9 @@ from dkgen.capacity.packing import PoolPlan, plan
 from dkgen.capacity.report import RESOURCE_NAMES, format_cpus, format_mib, percent
 from dkgen.capacity.reservations import CLUSTER_ADDONS, IDLE_THRESHOLD, Resources, for_pods
 from dkgen.errors import Problem, Severity
-from dkgen.keypath import KeyPath, Locator, format_path
+from dkgen.keypath import KeyPath, Locator
+from dkgen.rules.conflict import conflict, order
+from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.settings import Settings
 
 # What the capacity rule reads (dkgen.rules): the pools, the pods and their sizes.
@@ -68,12 +74,20 @@ def check(settings: Settings, where: SettingLocator) -> list[Problem]:
 def _check_pool(settings: Settings, pool: PoolPlan, where: SettingLocator) -> Iterator[Problem]:
     group_name = pool.group.name if pool.group else None
 
-    def problem(key: str, message: str, hint: str = "", severity: Severity = "error") -> Problem:
-        path = where.path(group_name, key)
-        return Problem(where.origin(path), format_path(path), message, hint, severity)
+    def problem(
+        key: str,
+        message: str,
+        hint: str = "",
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
+    ) -> Problem:
+        # A problem between values is reported at the one to change first.
+        paths = [where.path(group_name, k) for k in (key, *others)]
+        hint = hint + shared_values(settings, where, group_name, hint)
+        return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     def name(key: str) -> str:
-        return format_path(where.path(group_name, key))
+        return key_to_set(where, group_name, key)
 
     machine_key = "machine_type" if pool.group else "cluster.core_pool.machine_type"
     if pool.machine is None:
@@ -88,7 +102,12 @@ def _check_pool(settings: Settings, pool: PoolPlan, where: SettingLocator) -> It
 
 class _Report(Protocol):
     def __call__(
-        self, key: str, message: str, hint: str = "", severity: Severity = "error"
+        self,
+        key: str,
+        message: str,
+        hint: str = "",
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
     ) -> Problem: ...
 
 
@@ -124,6 +143,7 @@ def _check_workers(
             "never be scheduled",
             f"set {name('cpus_per_worker')} to {format_cpus(room.cpu_millicores)} or less, "
             f"or choose a larger {name('machine_type')}",
+            others=("machine_type",),
         )
     if pod.request.memory_bytes > room.memory_bytes:
         yield problem(
@@ -133,6 +153,7 @@ def _check_workers(
             "never be scheduled",
             f"set {name('memory_per_worker')} to {format_mib(room.memory_bytes)} or less, "
             f"or choose a larger {name('machine_type')}",
+            others=("machine_type",),
         )
     if not pool.per_node or pool.nodes_needed is None:
         return
@@ -151,6 +172,7 @@ def _check_workers(
             f"but {key} {limit}{zones} holds {held}",
             f"raise {name(key)} to {per_zone}, or lower {name('count')} to {held}",
             severity="warning",
+            others=("count",),
         )
     for resource, share in pool.idle.items():
         if share <= IDLE_THRESHOLD or resource in pool.limited_by:
@@ -239,6 +261,7 @@ def _check_gpus(
                 "accelerator.type",
                 f"{machine.name} comes with {machine.gpu} GPUs built in, not {accelerator.type}",
                 f"set {name('accelerator.type')} to {machine.gpu}; {_gpu_homes(accelerator.type)}",
+                others=("machine_type",),
             )
         elif accelerator.count != machine.gpus:
             yield problem(
@@ -247,6 +270,7 @@ def _check_gpus(
                 f"not {accelerator.count}",
                 f"set {name('accelerator.count')} to {machine.gpus}, or choose another "
                 f"{machine.family} machine type",
+                others=("machine_type",),
             )
         return
     if accelerator is None:
@@ -265,6 +289,7 @@ def _check_gpus(
             "accelerator.type",
             f"{machine.name} {reason}",
             f"{_gpu_homes(accelerator.type)}; choose such a {name('machine_type')}",
+            others=("machine_type",),
         )
         return
     if accelerator.count not in limits:
@@ -275,6 +300,7 @@ def _check_gpus(
             f"{accelerator.type} attaches {allowed} per {machine.family.upper()} machine, "
             f"not {accelerator.count}",
             f"set {name('accelerator.count')} to {allowed}",
+            others=("machine_type",),
         )
         return
     most = limits[accelerator.count]
@@ -328,6 +354,7 @@ def _check_core(
                 "reservations; it would never be scheduled",
                 f"set {pod.name}.cpus to {format_cpus(room.cpu_millicores)} or less, "
                 "or choose a larger cluster.core_pool.machine_type",
+                others=("cluster.core_pool.machine_type",),
             )
         if pod.request.memory_bytes > room.memory_bytes:
             yield problem(
@@ -337,6 +364,7 @@ def _check_core(
                 "it would never be scheduled",
                 f"set {pod.name}.memory to {format_mib(room.memory_bytes)} or less, "
                 "or choose a larger cluster.core_pool.machine_type",
+                others=("cluster.core_pool.machine_type",),
             )
     needed = pool.nodes_needed or 0
     if needed > pool.pool.num_nodes:
@@ -352,4 +380,5 @@ def _check_core(
             f"raise cluster.core_pool.num_nodes to {needed}, or choose a larger "
             "cluster.core_pool.machine_type",
             severity="warning",
+            others=("cluster.core_pool.machine_type",),
         )

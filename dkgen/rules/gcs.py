@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import Settings, resolve_gcs_mode
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -31,16 +32,16 @@ def _check_gcs(where: Locator) -> Iterator[Problem]:
     project = where.data["cluster"]["project"]
     mode = resolve_gcs_mode(gcs["access"], project)
     if gcs["access"] == "workload_identity" and not project:
-        yield Problem(
-            where.origin(("gcs", "access")),
-            "gcs.access",
+        yield conflict(
+            where,
+            order(where, [("gcs", "access"), ("cluster", "project")]),
             "Workload Identity needs the project ID (its pool is PROJECT.svc.id.goog)",
             "set cluster.project",
         )
     if gcs["buckets"] and mode != "workload_identity":
-        yield Problem(
-            where.origin(("gcs", "buckets")),
-            "gcs.buckets",
+        yield conflict(
+            where,
+            order(where, [("gcs", "buckets"), ("gcs", "access")]),
             f"bucket roles are granted to the Workload Identity service account, "
             f"but gcs.access resolves to {mode}",
             "set cluster.project (and gcs.access: auto or workload_identity), "

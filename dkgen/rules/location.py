@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import Settings
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -24,9 +25,9 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
 def _check_location(where: Locator) -> Iterator[Problem]:
     cluster = where.data["cluster"]
     if cluster["zone"] and cluster["region"]:
-        yield Problem(
-            where.origin(("cluster", "region")),
-            "cluster.region",
+        yield conflict(
+            where,
+            order(where, [("cluster", "region"), ("cluster", "zone")]),
             "a cluster is zonal or regional, but both cluster.zone and cluster.region are set",
             "for a regional cluster also set `zone: null`; for a zonal one `region: null`",
         )

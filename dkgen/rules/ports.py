@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import Settings
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -24,9 +25,9 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
 def _check_ports(where: Locator) -> Iterator[Problem]:
     scheduler = where.data["scheduler"]
     if scheduler["tcp_port"] == scheduler["bokeh_port"]:
-        yield Problem(
-            where.origin(("scheduler", "bokeh_port")),
-            "scheduler.bokeh_port",
+        yield conflict(
+            where,
+            order(where, [("scheduler", "bokeh_port"), ("scheduler", "tcp_port")]),
             f"the dashboard and the scheduler both use port {scheduler['tcp_port']}",
             "give scheduler.bokeh_port and scheduler.tcp_port different values",
         )

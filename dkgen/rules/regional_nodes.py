@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 from dkgen.capacity import REGIONAL_ZONES as ZONES
 from dkgen.errors import Problem
-from dkgen.keypath import Locator, format_path
+from dkgen.keypath import Locator
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import DEFAULT_GROUP, Settings
 
 
@@ -35,9 +36,10 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
         key = "cluster.num_nodes" if group.name == DEFAULT_GROUP else (
             f"worker_groups.{group.name}.num_nodes")  # fmt: skip
         count = group.pool.num_nodes
-        yield Problem(
-            origin,
-            format_path(path),
+        # At the region when the user set it there and num_nodes is dkgen's default.
+        yield conflict(
+            where,
+            order(where, [path, ("cluster", "region")]),
             f"node pool {group.pool.name} of the regional cluster inherits num_nodes {count}, "
             f"which is per zone: it starts with {count * ZONES} nodes ({ZONES} zones)",
             hint=f"set {key} to the nodes per zone you want (`dkgen plan` shows what the "

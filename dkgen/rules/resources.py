@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.quantity import memory_bytes, memory_limit_bytes, millicores
+from dkgen.rules.conflict import conflict, order
 from dkgen.rules.worker_groups import groups, value_at
 from dkgen.settings import Settings
 
@@ -36,7 +37,12 @@ def _check_resources(where: Locator) -> Iterator[Problem]:
         if memory_bytes(memory) >= 1 and (
             memory_limit_bytes(memory, group.value("mem_factor")) < 1
         ):
-            yield group.problem("mem_factor", "leaves Dask a memory limit of 0 bytes")
+            yield conflict(
+                where,
+                order(where, [group.path("mem_factor"), group.path("memory_per_worker")]),
+                f"mem_factor {group.value('mem_factor')} of memory_per_worker {memory} leaves "
+                "Dask a memory limit of 0 bytes",
+            )
     for path in dict.fromkeys(cpu_paths):
         cpus = value_at(data, path)
         if millicores(cpus) % 1:

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
-from dkgen.keypath import Locator, format_path
+from dkgen.keypath import Locator
+from dkgen.rules.conflict import conflict, order
+from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.scratch import (
     IMAGE_ALLOWANCE,
     SMALL_SCRATCH,
@@ -37,20 +39,27 @@ LARGEST_DISK_GB = 65536  # the schema's maximum disk_size
 def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     for pool in plan(settings):
         if pool.group is not None and pool.machine is not None and pool.per_node:
-            yield from _check_group(pool, where)
+            yield from _check_group(settings, pool, where)
 
 
-def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
+def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator[Problem]:
     group = pool.group
     assert group is not None and pool.machine is not None  # known worker pools only
     found = scratch(group.scratch_size, group.pool.disk_size, pool.per_node)
 
-    def problem(key: str, message: str, hint: str, severity: Severity = "error") -> Problem:
-        path = where.path(group.name, key)
-        return Problem(where.origin(path), format_path(path), message, hint, severity)
+    def problem(
+        key: str,
+        message: str,
+        hint: str,
+        severity: Severity = "error",
+        others: tuple[str, ...] = (),
+    ) -> Problem:
+        paths = [where.path(group.name, k) for k in (key, *others)]
+        hint += shared_values(settings, where, group.name, hint)
+        return conflict(where, order(where, paths) if others else paths, message, hint, severity)
 
     def name(key: str) -> str:
-        return format_path(where.path(group.name, key))
+        return key_to_set(where, group.name, key)
 
     workers = f"{found.per_node} worker{'s' if found.per_node != 1 else ''}"
     if not found.derived and found.node_need > found.node:
@@ -63,6 +72,7 @@ def _check_group(pool: PoolPlan, where: Locator) -> Iterator[Problem]:
             f"pods {format_size(found.node // MIB * MIB)}",
             f"lower {name('scratch_size')} to {format_size(fits // MIB * MIB)}, or raise "
             f"{name('disk_size')} to {_disk_for(found.node_need)}",
+            others=("disk_size",),
         )
     elif found.derived and found.size < SMALL_SCRATCH:
         enough = found.per_node * (SMALL_SCRATCH + TMP_ALLOWANCE) + IMAGE_ALLOWANCE

@@ -15,15 +15,19 @@ different Python minors. The build reads each component's versions:
   the settings (a declaration also wins over what a tag says).
 
 A component whose Dask release or Python minor differs from the scheduler's
-is an **error** at its image, with the image to use. A group with
+is an **error**, at whichever of the two images the user set last
+(:mod:`dkgen.rules.conflict`: a settings file's scheduler image, not the
+``gpu`` overlay's group image), naming the other, with an image to use. A group with
 ``dask_cuda: true`` whose image has no dask-cuda (the official images have
 none) is an **error**. An image whose versions cannot be read is a
 **warning** naming the ``images`` entry that would declare them.
 
 ::
 
-    gpu.yaml:14:12: error: worker_groups.gpu.image: rapidsai/base:25.10-cuda12.9-py3.12
-      runs Dask 2025.9.1 (RAPIDS 25.10), but the scheduler runs Dask 2026.8.0
+    gpu.yaml:14:12: error: worker_groups.gpu.image: worker group gpu's
+      rapidsai/base:25.10-cuda12.9-py3.12 runs Dask 2025.9.1 (RAPIDS 25.10), but the
+      scheduler's ghcr.io/dask/dask:2026.8.0-py3.12 runs Dask 2026.8.0
+      other value: scheduler.image at dkgen:bases/default.yaml:51:10
       hint: run one Dask release and Python everywhere: set worker_groups.gpu.image ...
 
 (one line each when printed).
@@ -41,6 +45,7 @@ from dkgen.errors import Problem, Severity
 from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.records import dataclass
 from dkgen.resources import rapids_dask_path
+from dkgen.rules.conflict import conflict, order
 from dkgen.settings import Settings
 
 _DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
@@ -141,41 +146,73 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
         mine = facts[component.path]
         assert isinstance(mine, ImageFacts)
         if mine.dask != ref.dask:
-            yield _problem(
+            yield _between(
                 where,
                 component,
-                f"{component.image} runs Dask {mine.dask} ({mine.source}), but "
-                f"{reference.label} runs Dask {ref.dask}",
-                _fix(component, reference, ref),
+                reference,
+                f"{component.label}'s {component.image} runs Dask {mine.dask} ({mine.source}), "
+                f"but {reference.label}'s {reference.image} runs Dask {ref.dask}",
+                _fix(where, component, mine, reference, ref),
             )
         elif mine.python and ref.python and mine.python != ref.python:
-            yield _problem(
+            yield _between(
                 where,
                 component,
-                f"{component.image} runs Python {mine.python}, but {reference.label} runs "
-                f"Python {ref.python}; tasks pickled on one minor may not load on the other",
-                _fix(component, reference, ref),
+                reference,
+                f"{component.label}'s {component.image} runs Python {mine.python}, but "
+                f"{reference.label}'s {reference.image} runs Python {ref.python}; tasks "
+                "pickled on one minor may not load on the other",
+                _fix(where, component, mine, reference, ref),
             )
 
 
-def _fix(component: _Component, reference: _Component, ref: ImageFacts) -> str:
-    """The image that would agree, when the component's family has one; else the two keys."""
-    suggestion = ""
-    official = _OFFICIAL.match(component.image)
-    rapids = _RAPIDS.match(component.image)
-    if official and ref.python:
-        suggestion = f" such as {official['name']}:{ref.dask}-py{ref.python}"
-    elif rapids:
-        releases = [r for r, dask in rapids_dask().items() if dask == ref.dask]
-        if releases and ref.python:
-            suggestion = (
-                f" such as {rapids['name']}:{releases[-1]}-cuda{rapids['cuda']}-py{ref.python}"
-            )
-    return (
-        f"run one Dask release and Python everywhere: set {format_path(component.path)} to an "
-        f"image with Dask {ref.dask}{' on Python ' + ref.python if ref.python else ''}"
-        f"{suggestion}, or change {format_path(reference.path)} to match it"
+def _between(
+    where: Locator, component: _Component, reference: _Component, message: str, hint: str
+) -> Problem:
+    """At the image to change first (the one of the later, user-written
+    layer: a settings file's scheduler image, not the gpu overlay's), naming the other."""
+    return conflict(where, order(where, [component.path, reference.path]), message, hint)
+
+
+def _fix(
+    where: Locator,
+    component: _Component,
+    mine: ImageFacts,
+    reference: _Component,
+    ref: ImageFacts,
+) -> str:
+    """Both ways to agree, the image to change first first, each with an
+    image of its family that would agree when dkgen knows one."""
+    to_reference = (
+        f"set {format_path(component.path)} to an image with Dask {ref.dask}"
+        + (f" on Python {ref.python}" if ref.python else "")
+        + _such_as(component.image, ref)
     )
+    to_component = (
+        f"set {format_path(reference.path)} to an image with Dask {mine.dask}"
+        + (f" on Python {mine.python}" if mine.python else "")
+        + _such_as(reference.image, mine)
+    )
+    first = order(where, [component.path, reference.path])[0]
+    fixes = [to_reference, to_component]
+    if first == reference.path:
+        fixes.reverse()
+    return f"run one Dask release and Python everywhere: {fixes[0]}, or {fixes[1]}"
+
+
+def _such_as(image: str, want: ImageFacts) -> str:
+    """`` (such as <image of the same family with want's versions>)``, or ""."""
+    official = _OFFICIAL.match(image)
+    rapids = _RAPIDS.match(image)
+    if official and want.python:
+        return f" (such as {official['name']}:{want.dask}-py{want.python})"
+    if rapids and want.python:
+        releases = [r for r, dask in rapids_dask().items() if dask == want.dask]
+        if releases:
+            return (
+                f" (such as {rapids['name']}:{releases[-1]}-cuda{rapids['cuda']}-py{want.python})"
+            )
+    return ""
 
 
 def _dask_cuda(

@@ -56,8 +56,11 @@ def parse_embedded(text: str, origin: Origin, *, hint: str) -> Any:
     return read_ruamel.parse_value(text, origin, hint=hint)
 
 
-def read_file(path: Path, source: str) -> str:
-    """The text of a settings file, refused past the size limit or when not UTF-8."""
+def read_file(path: Path, source: str, *, overlay: bool = False) -> str:
+    """The text of a settings file, refused past the size limit or when not UTF-8.
+
+    ``overlay``: the file was given as ``--overlay``, so a missing one is
+    compared with overlays (dkgen.suggest), not offered a settings file."""
     origin = Origin(source)
     try:
         if path.is_dir():
@@ -79,7 +82,9 @@ def read_file(path: Path, source: str) -> str:
                 f"{MAX_FILE_BYTES} bytes",
             )
     except FileNotFoundError:
-        raise InputError.single(origin, "no such file", hint=missing_file_hint(path)) from None
+        raise InputError.single(
+            origin, "no such file", hint=missing_file_hint(path, overlay=overlay)
+        ) from None
     except PermissionError:
         raise InputError.single(origin, "permission denied while reading") from None
     except OSError as err:
