@@ -146,6 +146,7 @@ def test_the_readmes_dkgen_is_the_console_script_beside_python() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("dkgen, version ")
 
+
 def review_block() -> str:
     """The README's block that starts a cluster's repository and reviews its first build."""
     (block,) = [b for b in shell_blocks() if "git init" in b]
