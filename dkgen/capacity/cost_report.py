@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from dkgen.capacity.cost import HOURS_PER_MONTH, ClusterCost, PoolCost, usd, usd_range
@@ -81,6 +80,14 @@ def unknown_lines(cost: ClusterCost) -> list[str]:
     return [f"unknown price: {reason}" for reason in cost.unknown]
 
 
+def _wrapped(text: str) -> list[str]:
+    # textwrap compiles regular expressions on import; only `dkgen plan` wraps,
+    # so a build (whose README has the Markdown table) never loads it.
+    import textwrap  # noqa: PLC0415
+
+    return textwrap.wrap(text, 100)
+
+
 def format_cost_text(cost: ClusterCost) -> str:
     rows = [COST_COLUMNS, *cost_rows(cost)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COST_COLUMNS))]
@@ -89,7 +96,7 @@ def format_cost_text(cost: ClusterCost) -> str:
         for row in rows
     ]
     return "\n".join(
-        [*lines, "", *unknown_lines(cost), *textwrap.wrap(cost_footnote(cost), 100), ""]
+        [*lines, "", *unknown_lines(cost), *_wrapped(cost_footnote(cost)), ""]
     )
 
 
