@@ -155,7 +155,9 @@ class Problem:
             message += f"\nother value: {shortened(other.path)} at {shortened(str(other.origin))}"
         if self.hint:
             message += f"\nhint: {shortened(self.hint, MAX_SHOWN_MESSAGE)}"
-        return f"::{self.severity} {','.join(properties)}::{_escape_data(message)}"
+        # GitHub's workflow commands are error, warning and notice (not note).
+        command = "notice" if self.severity == "note" else self.severity
+        return f"::{command} {','.join(properties)}::{_escape_data(message)}"
 
     def render(self, style: ProblemFormat) -> str:
         return self.format_github() if style == "github" else self.format()
