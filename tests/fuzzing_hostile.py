@@ -144,6 +144,22 @@ def yaml_directive(draw: st.DrawFn) -> tuple[str, bool]:
     return line, version == "1.2"
 
 
+# ------------------------------------------------------------ issue 23
+
+RESOURCE_NAMES = st.sampled_from(["GPU", "MEM", "TPU", "SSD"])
+RESOURCE_AMOUNTS = st.sampled_from([1, 2, 4, 0.5])
+
+
+@st.composite
+def resource_groups(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(the default group's resources, named groups' resources): the routing
+    rule's inputs, small enough that groups often shadow one another."""
+    resources = st.dictionaries(RESOURCE_NAMES, RESOURCE_AMOUNTS, max_size=3)
+    default = draw(resources)
+    names = draw(st.lists(st.sampled_from(["a", "b", "gpu", "z"]), min_size=1, max_size=3, unique=True))
+    return default, {name: draw(resources.filter(bool)) for name in names}
+
+
 __all__ = [
     "CONTROL_CHARACTERS",
     "INTEGERS",
@@ -151,6 +167,7 @@ __all__ = [
     "SCHEMA",
     "HostileValue",
     "integral_float",
+    "resource_groups",
     "name_with_control_character",
     "yaml_directive",
     "yaml_text_with",

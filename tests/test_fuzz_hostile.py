@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,10 +24,13 @@ from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
 from tests.fuzzing_hostile import (
     HostileValue,
     integral_float,
+    resource_groups,
     name_with_control_character,
     yaml_directive,
     yaml_text_with,
 )
+
+pytestmark = pytest.mark.fuzz
 
 
 def _refused(stderr: str, dotted: str) -> None:
@@ -118,5 +122,40 @@ def test_yaml_directives_other_than_1_2_are_refused() -> None:
         else:
             assert outcome.exit_code == 2, (line, where, outcome.stderr)
             assert "dkgen reads YAML 1.2" in outcome.stderr, (line, where, outcome.stderr)
+
+    case()
+
+
+def test_an_adaptive_group_that_never_receives_work_is_named() -> None:
+    """Issue 23, class 5: the build warns about a group exactly when the
+    scheduler's routing (dkgen_autoscaler.home) would send the group's own
+    work to another group."""
+    from types import SimpleNamespace
+
+    from dkgen.pod.dkgen_autoscaler import Group, home
+
+    @settings(max_examples=examples(0.5))
+    @given(groups=resource_groups())
+    def case(groups: tuple[dict[str, float], dict[str, dict[str, float]]]) -> None:
+        CASES["adaptive groups shadowed by another"] += 1
+        default, named = groups
+        tree = {
+            "cluster": {"name": "demo", "project": "demo-project", "autoscaling": True},
+            "workers": {"resources": default},
+            "worker_groups": {
+                name: {"resources": res, "adaptive": {"min": 0, "max": 2}}
+                for name, res in named.items()
+            },
+        }
+        order = [Group("default", default, 1, 1)]
+        order += [Group(name, named[name], 1, 1) for name in sorted(named)]
+        with workdir():
+            outcome = build_and_check(Inputs(files={"s.yaml": json.dumps(tree)}, args=["s.yaml"]))
+        assert outcome.exit_code == 0, outcome.stderr
+        for name, res in named.items():
+            # The group's own demand: a task asking for exactly what it declares.
+            task: Any = SimpleNamespace(resource_restrictions=res)
+            warned = f"worker_groups.{name}.resources: the " in outcome.stderr
+            assert warned == (home(task, order) != name), (groups, outcome.stderr)
 
     case()
