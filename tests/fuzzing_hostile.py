@@ -160,12 +160,52 @@ def resource_groups(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, dict[s
     return default, {name: draw(resources.filter(bool)) for name in names}
 
 
+# Pointers into the scheduler Deployment that JSON 6902 can copy from and to.
+COPY_SOURCES = st.sampled_from(
+    ["/spec/template", "/spec/template/spec", "/spec/template/spec/containers", "/spec", "/metadata"]
+)
+
+
+@st.composite
+def copy_amplification(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A JSON 6902 patch that copies parts of an object into a list inside it,
+    again and again: each copy may double the object."""
+    operations: list[dict[str, Any]] = [
+        {"op": "add", "path": "/spec/template/spec/x", "value": [1]}
+    ]
+    for _ in range(draw(st.integers(1, 24))):
+        source = draw(COPY_SOURCES)
+        operations.append({"op": "copy", "from": source, "path": "/spec/template/spec/x/-"})
+    return operations
+
+
+@st.composite
+def aliased_text(draw: st.DrawFn) -> tuple[str, int, int]:
+    """(settings text, string length, alias count): one anchored string
+    repeated by aliases, in dask_config or in a patch, below and above the
+    expanded-text limit."""
+    length = draw(st.sampled_from([100, 1024, 4096, 32_768]))
+    count = draw(st.integers(1, 1100))
+    where = draw(st.sampled_from(["dask_config", "patch"]))
+    text = "a" * length
+    if where == "dask_config":
+        body = f"dask_config:\n  text: &long {text}\n  again: [{', '.join(['*long'] * count)}]\n"
+    else:
+        body = (
+            "patches:\n  - target: {kind: ConfigMap}\n    patch:\n      metadata:\n"
+            f"        annotations: {{a: &long {text}, b: [{', '.join(['*long'] * count)}]}}\n"
+        )
+    return "cluster: {name: demo}\n" + body, length, count
+
+
 __all__ = [
     "CONTROL_CHARACTERS",
     "INTEGERS",
     "PATTERNED",
     "SCHEMA",
     "HostileValue",
+    "aliased_text",
+    "copy_amplification",
     "integral_float",
     "resource_groups",
     "name_with_control_character",

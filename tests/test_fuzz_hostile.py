@@ -21,8 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
+from dkgen.limits import MAX_EXPANDED_BYTES, MAX_OBJECT_BYTES
 from tests.fuzzing_hostile import (
     HostileValue,
+    aliased_text,
+    copy_amplification,
     integral_float,
     resource_groups,
     name_with_control_character,
@@ -157,5 +160,54 @@ def test_an_adaptive_group_that_never_receives_work_is_named() -> None:
             task: Any = SimpleNamespace(resource_restrictions=res)
             warned = f"worker_groups.{name}.resources: the " in outcome.stderr
             assert warned == (home(task, order) != name), (groups, outcome.stderr)
+
+    case()
+
+
+def test_patches_cannot_amplify_an_object_past_the_limit() -> None:
+    """Issue 23, class 2: JSON 6902 copies are refused at the operation that
+    would take the object past MAX_OBJECT_BYTES; below it they build."""
+
+    @settings(max_examples=examples(0.3))
+    @given(operations=copy_amplification())
+    def case(operations: list[dict[str, Any]]) -> None:
+        CASES["JSON 6902 copies that amplify"] += 1
+        tree = {
+            "cluster": {"name": "demo"},
+            "patches": [
+                {"target": {"kind": "Deployment", "name": "dask-scheduler"}, "patch": operations}
+            ],
+        }
+        with workdir():
+            outcome = build_and_check(
+                Inputs(files={"s.yaml": json.dumps(tree)}, args=["s.yaml"]), strict=False
+            )
+            if outcome.exit_code == 0:
+                size = (outcome.out / "deployment-dask-scheduler.yaml").stat().st_size
+                assert size < 2 * MAX_OBJECT_BYTES, size
+        if outcome.exit_code == 2:
+            assert f"would grow to more than {MAX_OBJECT_BYTES} bytes" in outcome.stderr, (
+                outcome.stderr
+            )
+
+    case()
+
+
+def test_aliases_cannot_expand_text_past_the_limit() -> None:
+    """Issue 23, class 2: a string repeated by aliases is refused, while it is
+    expanded, once the text passes MAX_EXPANDED_BYTES, in a file and in a patch."""
+
+    @settings(max_examples=examples(0.3))
+    @given(case=aliased_text())
+    def case(case: tuple[str, int, int]) -> None:
+        CASES["aliases of a long string"] += 1
+        text, length, count = case
+        with workdir():
+            outcome = build_and_check(Inputs(files={"s.yaml": text}, args=["s.yaml"]), strict=False)
+        refused = "bytes of text after expanding YAML aliases" in outcome.stderr
+        if length * (count + 1) > MAX_EXPANDED_BYTES:
+            assert refused, outcome.stderr
+        elif length * (count + 1) + 1000 < MAX_EXPANDED_BYTES:
+            assert not refused, outcome.stderr
 
     case()

@@ -27,6 +27,7 @@ from typing import Any
 from dkgen import target_regex
 from dkgen.errors import Problem, SettingsError
 from dkgen.kube_rules import check_patched_object
+from dkgen.limits import MAX_OBJECT_BYTES
 from dkgen.patches import parse_selector
 from dkgen.render.common import KubeObject
 from dkgen.secrets import secret_problems
@@ -307,6 +308,11 @@ def _apply(patch: Patch, obj: KubeObject) -> KubeObject | None:
     if merged is _DELETE:
         return None
     result: KubeObject = merged
+    # A strategic merge adds at most the patch itself, whose text the
+    # readers bound; this catches the sum of many patches on one object.
+    size = data_bytes(result)
+    if size > MAX_OBJECT_BYTES:
+        raise _too_big(size, "the merged object")
     return result
 
 
@@ -460,15 +466,82 @@ def _remove(doc: Any, path: str, op_text: str) -> Any:
     raise PatchError(f"{op_text}: path does not exist")
 
 
+def data_bytes(node: Any, depth: int = 0) -> int:
+    """The size of plain data about as the output writes it, in bytes: every
+    string and key in UTF-8, a number's digits, and for every value its
+    punctuation and its indentation at ``depth`` (block YAML indents each
+    level, so a deep tree of small values is larger written than held)."""
+    total = 0
+    stack = [(node, depth)]
+    while stack:
+        item, level = stack.pop()
+        total += 2 + 2 * level
+        if isinstance(item, dict):
+            for key, value in item.items():
+                total += len(str(key).encode("utf-8", "surrogatepass"))
+                stack.append((value, level + 1))
+        elif isinstance(item, list):
+            stack.extend((value, level + 1) for value in item)
+        elif isinstance(item, str):
+            total += len(item.encode("utf-8", "surrogatepass"))
+        else:
+            total += len(str(item))
+    return total
+
+
+def _replaced_bytes(doc: Any, path: str) -> int:
+    """What an add at ``path`` replaces: a mapping's existing member; nothing
+    in a list (an add inserts there) or where the path does not exist yet."""
+    parts = _pointer(path)
+    node = doc
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return 0
+    if parts and isinstance(node, dict) and parts[-1] in node:
+        return data_bytes(node[parts[-1]], len(parts))
+    return 0
+
+
+def _too_big(size: int, op_text: str) -> PatchError:
+    return PatchError(
+        f"{op_text}: the object would grow to more than {MAX_OBJECT_BYTES} bytes "
+        f"({size} or more); the Kubernetes API server stores no object that large"
+    )
+
+
 def _json6902(obj: KubeObject, operations: list[dict[str, Any]]) -> KubeObject:
     doc = copy.deepcopy(obj)
+    # The object's size is kept up to date operation by operation, and an
+    # operation that would take it past the limit stops before it copies:
+    # twelve `copy` operations, each doubling a list, once made 14 MB in 13 s.
+    size = data_bytes(doc)
     for number, operation in enumerate(operations):
         op, path = operation["op"], operation["path"]
         op_text = f"operation {number} ({op} {path})"
+        depth = len(_pointer(path))
+        if op in {"add", "copy", "replace", "move"}:
+            if op in {"copy", "move"}:
+                value = _get(doc, operation["from"], op_text)
+            else:
+                value = operation["value"]
+            grown = size + data_bytes(value, depth)
+            if op == "replace":
+                grown -= data_bytes(_get(doc, path, op_text), depth)
+            else:  # add, copy and move replace a mapping's member that is there
+                grown -= _replaced_bytes(doc, path)
+            if op == "move":
+                grown -= data_bytes(value, len(_pointer(operation["from"])))
+            if grown > MAX_OBJECT_BYTES:
+                raise _too_big(grown, op_text)
+            size = grown
         if op == "add":
             _add(doc, path, operation["value"], op_text)
         elif op == "remove":
-            _remove(doc, path, op_text)
+            size -= data_bytes(_remove(doc, path, op_text), depth)
         elif op == "replace":
             _get(doc, path, op_text)
             parent, last = _parent(doc, path, op_text)
