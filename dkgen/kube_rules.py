@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from dkgen.secrets import shown
+
 # Kubernetes' limit on a ConfigMap's data (keys and values, in bytes).
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 # And on all annotations of one object together (keys and values).
@@ -97,11 +99,12 @@ def _labels(where: str, labels: Any) -> Iterator[str]:
     for key, value in labels.items():
         problem = qualified_name_problem(str(key))
         if problem:
-            yield f"{where}: {str(key)!r} is not a label key: {problem}"
+            yield f"{where}: {shown(str(key))} is not a label key: {problem}"
         if not isinstance(value, str):
-            yield f"{where}.{key} is {value!r}, not a string; label values are strings"
+            shown_value = shown(value, name=str(key))
+            yield f"{where}.{key} is {shown_value}, not a string; label values are strings"
         elif reason := label_value_problem(value):
-            yield f"{where}.{key}: {value!r} is not a label value ({reason})"
+            yield f"{where}.{key}: {shown(value, name=str(key))} is not a label value ({reason})"
 
 
 def _annotations(where: str, annotations: Any) -> Iterator[str]:
@@ -114,9 +117,10 @@ def _annotations(where: str, annotations: Any) -> Iterator[str]:
     for key, value in annotations.items():
         problem = qualified_name_problem(str(key))
         if problem:
-            yield f"{where}: {str(key)!r} is not an annotation key: {problem}"
+            yield f"{where}: {shown(str(key))} is not an annotation key: {problem}"
         if not isinstance(value, str):
-            yield f"{where}.{key} is {value!r}, not a string; annotation values are strings"
+            shown_value = shown(value, name=str(key))
+            yield f"{where}.{key} is {shown_value}, not a string; annotation values are strings"
         size += len(str(key).encode()) + len(str(value).encode())
     if size > ANNOTATIONS_MAX_BYTES:
         yield f"{where} hold {size} bytes; Kubernetes allows {ANNOTATIONS_MAX_BYTES} per object"

@@ -156,13 +156,21 @@ def resource_groups(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, dict[s
     rule's inputs, small enough that groups often shadow one another."""
     resources = st.dictionaries(RESOURCE_NAMES, RESOURCE_AMOUNTS, max_size=3)
     default = draw(resources)
-    names = draw(st.lists(st.sampled_from(["a", "b", "gpu", "z"]), min_size=1, max_size=3, unique=True))
+    names = draw(
+        st.lists(st.sampled_from(["a", "b", "gpu", "z"]), min_size=1, max_size=3, unique=True)
+    )
     return default, {name: draw(resources.filter(bool)) for name in names}
 
 
 # Pointers into the scheduler Deployment that JSON 6902 can copy from and to.
 COPY_SOURCES = st.sampled_from(
-    ["/spec/template", "/spec/template/spec", "/spec/template/spec/containers", "/spec", "/metadata"]
+    [
+        "/spec/template",
+        "/spec/template/spec",
+        "/spec/template/spec/containers",
+        "/spec",
+        "/metadata",
+    ]
 )
 
 
@@ -198,6 +206,29 @@ def aliased_text(draw: st.DrawFn) -> tuple[str, int, int]:
     return "cluster: {name: demo}\n" + body, length, count
 
 
+_TOKEN_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@st.composite
+def secret_of_new_shape(draw: st.DrawFn) -> tuple[str, str]:
+    """(a value holding a credential of a shape the third campaign found
+    written or echoed, the credential itself): an empty user with a password,
+    a JWT, a bearer value, a token as a URL's user or in its query."""
+    token = draw(st.text(_TOKEN_CHARACTERS, min_size=24, max_size=40)) + "9Zq"
+    scheme = draw(st.sampled_from(["https", "postgres", "redis", "mongodb+srv"]))
+    host = draw(st.sampled_from(["db", "cache.example.com:6379", "github.com"]))
+    shapes = [
+        (f"{scheme}://:{token}@{host}/x", token),
+        (f"eyJhbGciOiJIUzI1NiJ9.eyJ{token}.{token}", token),
+        (f"Bearer {token}", token),
+        (f"Authorization: Basic {token}", token),
+        (f"{scheme}://{token}@{host}/repo.git", token),
+        (f"https://{host}/hook?token={token}", token),
+        (f"https://{host}/hook?x=1&access_token={token}&y=2", token),
+    ]
+    return draw(st.sampled_from(shapes))
+
+
 __all__ = [
     "CONTROL_CHARACTERS",
     "INTEGERS",
@@ -207,8 +238,9 @@ __all__ = [
     "aliased_text",
     "copy_amplification",
     "integral_float",
-    "resource_groups",
     "name_with_control_character",
+    "resource_groups",
+    "secret_of_new_shape",
     "yaml_directive",
     "yaml_text_with",
 ]

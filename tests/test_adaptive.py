@@ -59,7 +59,7 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "least as much of every resource this group does (GPU: 1), so all the work this group "
         "could run goes to default first and this group never scales above adaptive.min\n"
         "  hint: give worker_groups.gpu.resources a resource (or an amount) that default "
-        'lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, '
+        "lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, "
         '"Per-group demand")\n',
     ),
     (
@@ -72,7 +72,7 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "least as much of every resource this group does (MEM: 2), so all the work this group "
         "could run goes to a-big first and this group never scales above adaptive.min\n"
         "  hint: give worker_groups.b-small.resources a resource (or an amount) that a-big "
-        'lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, '
+        "lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, "
         '"Per-group demand")\n',
     ),
     (

@@ -20,15 +20,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
 from dkgen.limits import MAX_EXPANDED_BYTES, MAX_OBJECT_BYTES
+from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
 from tests.fuzzing_hostile import (
     HostileValue,
     aliased_text,
     copy_amplification,
     integral_float,
-    resource_groups,
     name_with_control_character,
+    resource_groups,
+    secret_of_new_shape,
     yaml_directive,
     yaml_text_with,
 )
@@ -209,5 +210,53 @@ def test_aliases_cannot_expand_text_past_the_limit() -> None:
             assert refused, outcome.stderr
         elif length * (count + 1) + 1000 < MAX_EXPANDED_BYTES:
             assert not refused, outcome.stderr
+
+    case()
+
+
+def _secret_inputs(value: str, place: str) -> Inputs:
+    """``value`` where the third campaign found a secret written or echoed."""
+    if place == "env":
+        tree: dict[str, Any] = {"cluster": {"name": "demo"}, "workers": {"env": {"X": value}}}
+        return Inputs(files={"s.yaml": json.dumps(tree)}, args=["s.yaml"])
+    if place == "label":  # an invalid label value
+        tree = {
+            "cluster": {"name": "demo"},
+            "patches": [
+                {
+                    "target": {"kind": "Deployment", "name": "jupyter"},
+                    "patch": {"metadata": {"labels": {"team": value}}},
+                }
+            ],
+        }
+        return Inputs(files={"s.yaml": json.dumps(tree)}, args=["s.yaml"])
+    override = {
+        "number": f"workers.count={value}",  # a URL given to a number setting
+        "malformed": f"workers.env.X {value}",  # no `=`
+        "credential-name": f"workers.env.API_TOKEN:{value}",
+    }[place]
+    return Inputs(
+        files={"s.yaml": "cluster: {name: demo}\n"},
+        args=["s.yaml", "-s", override],
+        overrides=[override],
+    )
+
+
+def test_no_secret_is_written_or_echoed() -> None:
+    """Issue 23, class 3: every new credential shape is refused wherever it
+    stands, and no message repeats it."""
+
+    @settings(max_examples=examples(0.5))
+    @given(
+        secret=secret_of_new_shape(),
+        place=st.sampled_from(["env", "label", "number", "malformed", "credential-name"]),
+    )
+    def case(secret: tuple[str, str], place: str) -> None:
+        CASES["secrets of new shapes"] += 1
+        value, credential = secret
+        with workdir():
+            outcome = build_and_check(_secret_inputs(value, place), strict=False)
+        assert outcome.exit_code == 2, (value, place, outcome.stderr)
+        assert credential not in outcome.stderr, (value, place, outcome.stderr)
 
     case()

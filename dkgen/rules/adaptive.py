@@ -74,7 +74,7 @@ def _check_shadowed(settings: Settings, where: Locator) -> Iterator[Problem]:
             f"{shadow.name} first and this group never scales above adaptive.min",
             f"give worker_groups.{group.name}.resources a resource (or an amount) that "
             f"{shadow.name} lacks, and submit its work with resources={{...}} asking for it "
-            "(docs/adaptive.md, \"Per-group demand\")",
+            '(docs/adaptive.md, "Per-group demand")',
             severity="warning",
         )
 

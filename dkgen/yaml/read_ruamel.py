@@ -323,16 +323,6 @@ def _convert(document: CommentedMap, source: str) -> Document:
             "write the values out",
         )
 
-    def too_long(path: KeyPath, origin: Origin) -> InputError:
-        start = expanding[0] if expanding else path
-        named = next((start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ())
-        return InputError.single(
-            keys.get(named, origin),
-            f"more than {MAX_EXPANDED_BYTES} bytes of text after expanding YAML aliases",
-            path=format_path(named),
-            hint=_TOO_LONG_HINT,
-        )
-
     def walk(node: Any, path: KeyPath, origin: Origin) -> Any:
         # Aliases share one node, so a "billion laughs" file is small in
         # memory but huge when walked: the budget stops it early. The byte
@@ -342,7 +332,7 @@ def _convert(document: CommentedMap, source: str) -> Document:
             raise too_many(path, origin)
         text[0] -= _text_bytes(node) + (_text_bytes(path[-1]) if path else 0)
         if text[0] < 0:
-            raise too_long(path, origin)
+            raise _too_long(expanding[0] if expanding else path, keys, origin)
         if len(path) > MAX_DEPTH:
             raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, CommentedMap | CommentedSeq):
@@ -401,9 +391,19 @@ def _convert(document: CommentedMap, source: str) -> Document:
     return Document(data, values, keys)
 
 
-_TOO_LONG_HINT = (
-    "an alias repeats its anchor's whole text; write the text once, or shorten it"
-)
+def _too_long(start: KeyPath, keys: dict[KeyPath, Origin], origin: Origin) -> InputError:
+    """Text past MAX_EXPANDED_BYTES: at the key whose value started the
+    alias's expansion (``start``), as the value limit reports it."""
+    named = next((start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ())
+    return InputError.single(
+        keys.get(named, origin),
+        f"more than {MAX_EXPANDED_BYTES} bytes of text after expanding YAML aliases",
+        path=format_path(named),
+        hint=_TOO_LONG_HINT,
+    )
+
+
+_TOO_LONG_HINT = "an alias repeats its anchor's whole text; write the text once, or shorten it"
 
 
 def _text_bytes(node: Any) -> int:
