@@ -58,17 +58,18 @@ def _expected(work: Path) -> dict[str, dict[str, str]]:
     return trees
 
 
-def race(work: Path, names: list[str]) -> list[tuple[int, str]]:
-    """Build ``names`` into ``work/out`` at once; each one's exit code and stderr."""
+def race(work: Path, names: list[str], outs: list[str] | None = None) -> list[tuple[int, str]]:
+    """Build ``names`` into ``work/out`` (or each into its ``outs``) at once;
+    each one's exit code and stderr."""
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, "build", name, "-o", "out"],
+            [sys.executable, "-c", CHILD, "build", name, "-o", out],
             cwd=work,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for name in names
+        for name, out in zip(names, outs or ["out"] * len(names), strict=True)
     ]
     for child in children:  # release them together
         assert child.stdin is not None
@@ -164,3 +165,65 @@ def test_check_reads_beside_a_build_only_between_builds(
     with lock.output_lock([tmp_path]):
         result = run_dkgen("check", "s.yaml", "-o", "out")
     assert result.exit_code == 2 and "another dkgen build" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("held", "built"), [("", "out/sub"), ("out", "out")], ids=["outer-held", "inner-held"]
+)
+def test_nested_outputs_wait_for_each_other(
+    held: str,
+    built: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_dkgen: Any,
+) -> None:
+    """A build into ``out`` and one into ``out/sub`` overlap: whichever holds
+    its lock, the other waits (here: gives up at once, naming the directory)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    (tmp_path / "out").mkdir()
+    with lock.output_lock([tmp_path / held]):  # the lock of a build into `held`/...
+        result = run_dkgen("build", "s.yaml", "-o", built)
+    assert result.exit_code == 2, result.stderr
+    assert "another dkgen build has been writing in this directory" in result.stderr
+    assert run_dkgen("build", "s.yaml", "-o", built).exit_code == 0  # released: builds
+
+
+def test_side_by_side_outputs_in_other_places_do_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Only overlapping outputs wait: ancestors are locked shared."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    (tmp_path / "a").mkdir()
+    with lock.output_lock([tmp_path / "a"]):
+        assert run_dkgen("build", "s.yaml", "-o", "b/out").exit_code == 0
+
+
+def test_nested_builds_race_to_a_current_output(tmp_path: Path) -> None:
+    """Real processes into ``out`` and ``out/sub`` at once (two trials: the
+    suite's time matters): both exit 0, ``out/sub`` is the sub build's whole
+    output, and no staging is left anywhere."""
+    expected = {}
+    for name, out in (("s0.yaml", "out"), ("s1.yaml", "out/sub")):
+        alone = tmp_path / f"alone-{name}"
+        alone.mkdir()
+        _prepare(alone)
+        [(code, stderr)] = race(alone, [name], [out])
+        assert code == 0, stderr
+        expected[out] = read_tree(alone / out)
+    for trial in range(2):
+        work = tmp_path / f"nested-{trial}"
+        work.mkdir()
+        _prepare(work)
+        results = race(work, ["s0.yaml", "s1.yaml"], ["out", "out/sub"])
+        for code, stderr in results:
+            assert code == 0 and "Traceback" not in stderr, stderr
+        assert read_tree(work / "out" / "sub") == expected["out/sub"]
+        outer = {k: v for k, v in read_tree(work / "out").items() if not k.startswith("sub/")}
+        assert outer == expected["out"]
+        for directory in (work, work / "out", work / "out" / "sub"):
+            left = sorted(p.name for p in directory.iterdir() if p.name.startswith(".dkgen-s"))
+            assert left == [], f"left in {directory}: {left}"

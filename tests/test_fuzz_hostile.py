@@ -17,9 +17,11 @@ import re
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dkgen.cli import cli
 from dkgen.limits import MAX_EXPANDED_BYTES, MAX_OBJECT_BYTES
 from tests.fuzzing import CASES, Inputs, build_and_check, examples, workdir
 from tests.fuzzing_hostile import (
@@ -258,5 +260,52 @@ def test_no_secret_is_written_or_echoed() -> None:
             outcome = build_and_check(_secret_inputs(value, place), strict=False)
         assert outcome.exit_code == 2, (value, place, outcome.stderr)
         assert credential not in outcome.stderr, (value, place, outcome.stderr)
+
+    case()
+
+
+def test_rebuilds_keep_directory_modes_and_refuse_impossible_manifest_names() -> None:
+    """Issue 23, class 4: whatever modes a user gives the output directory
+    and its subdirectories, a rebuild keeps them; a manifest entry no file
+    system could hold is refused by name, never a traceback."""
+    from dkgen.emit import MANIFEST
+
+    modes = st.sampled_from([0o700, 0o750, 0o755, 0o711, 0o770, 0o2750])
+
+    @settings(max_examples=examples(0.2))
+    @given(
+        own=modes,
+        sub=st.lists(modes, min_size=0, max_size=3),
+        long_name=st.integers(200, 600),
+    )
+    def case(own: int, sub: list[int], long_name: int) -> None:
+        CASES["directory modes and manifest names"] += 1
+        with workdir() as here:
+            first = Inputs(files={"s.yaml": "cluster: {name: demo}\n"}, args=["s.yaml"])
+            assert build_and_check(first).exit_code == 0
+            wanted = {here / "out": own}
+            directory = here / "out"
+            for depth, mode in enumerate(sub):
+                directory = directory / f"d{depth}"
+                directory.mkdir()
+                (directory / "keep.txt").write_text("mine\n")
+                wanted[directory] = mode
+            for path, mode in sorted(wanted.items(), key=lambda item: -len(item[0].parts)):
+                path.chmod(mode)
+            again = Inputs(
+                files={"s.yaml": "cluster: {name: demo}\nworkers: {count: 2}\n"}, args=["s.yaml"]
+            )
+            result = CliRunner().invoke(cli, ["build", *again.args, "-o", "out"])
+            assert result.exit_code == 0, result.stderr
+            assert {p: p.stat().st_mode & 0o7777 for p in wanted} == wanted
+            manifest = here / "out" / MANIFEST
+            body = json.loads(manifest.read_text())
+            body["files"]["n" * long_name] = "0" * 64
+            manifest.write_text(json.dumps(body))
+            for command in ("build", "check"):
+                result = CliRunner().invoke(cli, [command, "s.yaml", "-o", "out"])
+                assert result.exception is None or isinstance(result.exception, SystemExit)
+                refused = f"{manifest}: error: the dkgen manifest names" in result.stderr
+                assert (result.exit_code == 2 and refused) == (long_name > 255), result.stderr
 
     case()
