@@ -229,6 +229,73 @@ def secret_of_new_shape(draw: st.DrawFn) -> tuple[str, str]:
     return draw(st.sampled_from(shapes))
 
 
+# (kind, name, JSON pointers into it) of generated objects a patch may break.
+PATCH_TARGETS = [
+    (
+        "Deployment",
+        "dask-scheduler",
+        [
+            "/spec",
+            "/spec/replicas",
+            "/spec/selector",
+            "/spec/template",
+            "/spec/template/metadata",
+            "/spec/template/metadata/labels",
+            "/spec/template/spec",
+            "/spec/template/spec/containers",
+            "/spec/template/spec/containers/0",
+            "/spec/template/spec/containers/0/name",
+            "/spec/template/spec/containers/0/image",
+            "/spec/template/spec/containers/0/ports",
+            "/spec/template/spec/containers/0/resources",
+            "/spec/template/spec/containers/0/resources/limits/memory",
+            "/spec/template/spec/volumes",
+            "/spec/template/spec/volumes/0",
+        ],
+    ),
+    (
+        "Deployment",
+        "jupyter",
+        ["/spec/template/spec/volumes", "/spec/strategy", "/metadata/labels"],
+    ),
+    ("PersistentVolumeClaim", "jupyter-home", ["/spec", "/spec/resources/requests/storage"]),
+    ("ConfigMap", "dask-config", ["/data", "/data/dask.yaml", "/metadata/annotations"]),
+    ("Service", "dask-scheduler", ["/spec/ports", "/spec/ports/0/port", "/spec/selector"]),
+    ("NetworkPolicy", "dask-scheduler", ["/spec/ingress", "/spec/podSelector"]),
+]
+
+WRONG_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.sampled_from([0, -1, 2**31, 70000, "0", "4 GB", "x ", " x", "", "web", "Web_1"]),
+    st.text(max_size=8),
+    st.lists(st.sampled_from(["a", 1, None]), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "name", "image"]), st.sampled_from(["x", 1]), max_size=2),
+)
+
+
+@st.composite
+def wrong_type_patch(draw: st.DrawFn) -> dict[str, Any]:
+    """A patch entry that gives a field of a generated object a value of the
+    wrong type, or out of range (JSON 6902 replace, or strategic merge)."""
+    kind, name, pointers = draw(st.sampled_from(PATCH_TARGETS))
+    pointer = draw(st.sampled_from(pointers))
+    value = draw(WRONG_VALUES)
+    target = {"kind": kind, "name": name}
+    if draw(st.booleans()):
+        op = draw(st.sampled_from(["replace", "add", "remove"]))
+        operation = {"op": op, "path": pointer} | ({} if op == "remove" else {"value": value})
+        return {"target": target, "patch": [operation]}
+    if "/0" in pointer:  # strategic merge: lists merge by key; set the whole list instead
+        pointer = pointer[: pointer.index("/0")]
+        value = [value]
+    body: Any = value
+    for part in reversed(pointer.strip("/").split("/")):
+        body = {part: body}
+    return {"target": target, "patch": body}
+
+
 __all__ = [
     "CONTROL_CHARACTERS",
     "INTEGERS",
@@ -241,6 +308,7 @@ __all__ = [
     "name_with_control_character",
     "resource_groups",
     "secret_of_new_shape",
+    "wrong_type_patch",
     "yaml_directive",
     "yaml_text_with",
 ]

@@ -32,6 +32,7 @@ from tests.fuzzing_hostile import (
     name_with_control_character,
     resource_groups,
     secret_of_new_shape,
+    wrong_type_patch,
     yaml_directive,
     yaml_text_with,
 )
@@ -307,5 +308,28 @@ def test_rebuilds_keep_directory_modes_and_refuse_impossible_manifest_names() ->
                 assert result.exception is None or isinstance(result.exception, SystemExit)
                 refused = f"{manifest}: error: the dkgen manifest names" in result.stderr
                 assert (result.exit_code == 2 and refused) == (long_name > 255), result.stderr
+
+    case()
+
+
+def test_patches_that_break_the_typed_world_are_refused_or_valid() -> None:
+    """Issue 23, class 1: a patch giving a field of a generated object the
+    wrong type or an out-of-range value ends in a positioned problem, never
+    a traceback; what builds passes Kubernetes' strict schemas
+    (build_and_check validates it with kubernetes-validate)."""
+
+    @settings(max_examples=examples(0.5))
+    @given(patches=st.lists(wrong_type_patch(), min_size=1, max_size=3))
+    def case(patches: list[dict[str, Any]]) -> None:
+        CASES["patches of the wrong type"] += 1
+        tree = {
+            "cluster": {"name": "demo", "project": "demo-project"},
+            "dask_config": {"distributed": {"scheduler": {"work-stealing": False}}},
+            "patches": patches,
+        }
+        with workdir():
+            outcome = build_and_check(Inputs(files={"s.yaml": json.dumps(tree)}, args=["s.yaml"]))
+        if outcome.exit_code == 2:
+            assert "s.yaml:" in outcome.stderr, outcome.stderr
 
     case()
