@@ -218,6 +218,9 @@ def test_nested_builds_race_to_a_current_output(tmp_path: Path) -> None:
         work = tmp_path / f"nested-{trial}"
         work.mkdir()
         _prepare(work)
+        # `out` is dkgen's already (else whichever build comes second finds
+        # `out` holding the other's files and refuses it as not its own).
+        assert race(work, ["s2.yaml"], ["out"])[0][0] == 0
         results = race(work, ["s0.yaml", "s1.yaml"], ["out", "out/sub"])
         for code, stderr in results:
             assert code == 0 and "Traceback" not in stderr, stderr

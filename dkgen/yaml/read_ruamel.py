@@ -541,7 +541,7 @@ def _convert_value(
     if isinstance(node, CommentedMap):
         return {
             str(k): _convert_value(
-                v, origin, budget, depth + 1, text=text, key_bytes=len(str(k).encode())
+                v, origin, budget, depth + 1, text=text, key_bytes=_text_bytes(str(k))
             )
             for k, v in node.items()
         }
