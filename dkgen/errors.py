@@ -110,6 +110,23 @@ def _shown(text: str, limit: int = MAX_SHOWN) -> str:
     return one_line(shortened(text, limit))
 
 
+def _redacted(problem: Problem) -> Problem:
+    """``problem`` with every credential in its text redacted (dkgen.secrets):
+    a message quotes values from many places (the schema's wording, ``-s``
+    parsing, labels, patches), and this is the one door they all pass."""
+    # Imported here: dkgen.secrets builds problems, so it imports this module.
+    from dkgen.secrets import redact, redacted  # noqa: PLC0415  # an import cycle otherwise
+
+    return Problem(
+        redacted(problem.origin),
+        redact(problem.path),
+        redact(problem.message),
+        redact(problem.hint),
+        problem.severity,
+        tuple(Related(redact(o.path), redacted(o.origin)) for o in problem.related),
+    )
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong (or suspicious) in the inputs, printed as one line."""
@@ -128,35 +145,37 @@ class Problem:
     def format(self) -> str:
         # One problem, one line: a key, file name or -s text may hold a newline
         # or another control character, which would start a line of its own.
-        where = f"{_shown(self.path)}: " if self.path else ""
-        message = _shown(self.message, MAX_SHOWN_MESSAGE)
-        text = f"{_shown(str(self.origin))}: {self.severity}: {where}{message}"
-        for other in self.related:
+        safe = _redacted(self)
+        where = f"{_shown(safe.path)}: " if safe.path else ""
+        message = _shown(safe.message, MAX_SHOWN_MESSAGE)
+        text = f"{_shown(str(safe.origin))}: {safe.severity}: {where}{message}"
+        for other in safe.related:
             text += f"\n  other value: {_shown(other.path)} at {_shown(str(other.origin))}"
-        if self.hint:
-            text += f"\n  hint: {_shown(self.hint, MAX_SHOWN_MESSAGE)}"
+        if safe.hint:
+            text += f"\n  hint: {_shown(safe.hint, MAX_SHOWN_MESSAGE)}"
         return text
 
     def format_github(self) -> str:
         """A GitHub Actions workflow command, so the problem shows as an
         annotation on the file and line (``::error file=…,line=…::message``)."""
+        safe = _redacted(self)
         properties = []
-        path, text = shortened(self.path), shortened(self.message, MAX_SHOWN_MESSAGE)
-        message = f"{path}: {text}" if self.path else text
-        if self.origin.is_file:
-            properties.append(f"file={_escape_property(self.origin.source)}")
-            if self.origin.line:
-                properties.append(f"line={self.origin.line}")
-                properties.append(f"col={self.origin.column}")
+        path, text = shortened(safe.path), shortened(safe.message, MAX_SHOWN_MESSAGE)
+        message = f"{path}: {text}" if safe.path else text
+        if safe.origin.is_file:
+            properties.append(f"file={_escape_property(safe.origin.source)}")
+            if safe.origin.line:
+                properties.append(f"line={safe.origin.line}")
+                properties.append(f"col={safe.origin.column}")
         else:
-            message = f"{shortened(str(self.origin))}: {message}"
-        properties.append(f"title={_escape_property('dkgen ' + self.severity)}")
-        for other in self.related:
+            message = f"{shortened(str(safe.origin))}: {message}"
+        properties.append(f"title={_escape_property('dkgen ' + safe.severity)}")
+        for other in safe.related:
             message += f"\nother value: {shortened(other.path)} at {shortened(str(other.origin))}"
-        if self.hint:
-            message += f"\nhint: {shortened(self.hint, MAX_SHOWN_MESSAGE)}"
+        if safe.hint:
+            message += f"\nhint: {shortened(safe.hint, MAX_SHOWN_MESSAGE)}"
         # GitHub's workflow commands are error, warning and notice (not note).
-        command = "notice" if self.severity == "note" else self.severity
+        command = "notice" if safe.severity == "note" else safe.severity
         return f"::{command} {','.join(properties)}::{_escape_data(message)}"
 
     def render(self, style: ProblemFormat) -> str:

@@ -23,6 +23,7 @@ from dkgen import target_regex
 from dkgen.errors import DkgenError, Origin, Problem
 from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.records import dataclass
+from dkgen.secrets import shown
 from dkgen.settings import Patch, PatchTarget
 from dkgen.yaml import read
 
@@ -227,7 +228,7 @@ def _target_problems(
                 yield Problem(
                     merged.origin(where),
                     format_path(where),
-                    f"{value!r} is not a Kubernetes label selector",
+                    f"{shown(value)} is not a Kubernetes label selector",
                     "write key=value, key!=value, key in (a,b), key notin (a,b), key or !key, "
                     "joined by commas",
                 )
@@ -238,12 +239,12 @@ def _target_problems(
             yield Problem(
                 merged.origin(where),
                 format_path(where),
-                f"{value!r} is not a regular expression ({err})",
+                f"{shown(value)} is not a regular expression ({err})",
             )
             continue
         reason = target_regex.unsupported(value)
         if reason:
-            yield Problem(merged.origin(where), format_path(where), f"{value!r}: {reason}")
+            yield Problem(merged.origin(where), format_path(where), f"{shown(value)}: {reason}")
 
 
 def _strategic_problems(
@@ -303,7 +304,7 @@ def _json6902_problems(
             yield Problem(
                 origin,
                 label,
-                f"op {op!r} is not a JSON 6902 operation (allowed: {', '.join(JSON6902_OPS)})",
+                f"op {shown(op)} is not a JSON 6902 operation (allowed: {', '.join(JSON6902_OPS)})",
             )
             continue
         required = ["path"] + (["value"] if op in {"add", "replace", "test"} else [])
@@ -317,7 +318,7 @@ def _json6902_problems(
                 continue
             if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
                 yield Problem(
-                    origin, label, f"{field} {pointer!r} is not a JSON pointer (starts with /)"
+                    origin, label, f"{field} {shown(pointer)} is not a JSON pointer (starts with /)"
                 )
             elif (
                 op != "test" and pointer in _IDENTITY_POINTERS and (field == "path" or op == "move")

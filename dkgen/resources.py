@@ -50,6 +50,11 @@ def rapids_dask_path() -> Path:
     return data_root() / "data" / "rapids-dask.yaml"
 
 
+def kubernetes_schema_path() -> Path:
+    """The Kubernetes schemas patched objects are checked against (:mod:`dkgen.kube_schema`)."""
+    return data_root() / "data" / "kubernetes-schema.json"
+
+
 def shipped_overlays() -> list[str]:
     return sorted(p.stem for p in overlays_dir().glob("*.yaml"))
 

@@ -105,6 +105,8 @@ def compile_schema(root: Mapping[str, Any]) -> Check:
                 parts.append(_property_names(build(argument)))
             elif keyword == "anyOf":
                 parts.append(_any_of([build(option) for option in argument]))
+            elif keyword == "oneOf":  # Kubernetes' schemas (dkgen/kube_schema.py) use it
+                parts.append(_one_of([build(option) for option in argument]))
             else:
                 raise UnsupportedKeywordError(keyword)
         if "properties" in schema or "additionalProperties" in schema:
@@ -233,6 +235,10 @@ def _required(names: Sequence[str]) -> Check:
 
 def _any_of(options: list[Check]) -> Check:
     return lambda value: any(option(value) for option in options)
+
+
+def _one_of(options: list[Check]) -> Check:
+    return lambda value: sum(1 for option in options if option(value)) == 1
 
 
 def _items(item: Check) -> Check:

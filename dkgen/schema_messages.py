@@ -18,13 +18,17 @@ from dkgen.keypath import KeyPath, format_path
 from dkgen.merge import Merged
 from dkgen.records import dataclass
 from dkgen.schema_index import range_text, suggest_key
-from dkgen.secrets import credential_name, plaintext_secret_key
+from dkgen.secrets import REDACTED, credential_name, plaintext_secret_key, shown
 
 if TYPE_CHECKING:
     from dkgen.schema_validator import ValidationError
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, name: object = None) -> str:
+    """``value`` as a message names it; a value the secret rule refuses (by
+    its shape, or under a credential's ``name``) is not repeated."""
+    if shown(value, name=name if isinstance(name, str) else None) == REDACTED:
+        return REDACTED
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -43,9 +47,16 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _named(text: str) -> str:
-    """A string as a message quotes it; a long one by its length."""
-    return repr(text) if len(text) < 60 else f"a string of {len(text)} characters"
+def _named(text: str, name: object = None) -> str:
+    """A string as a message quotes it; a long one by its length; a secret not at all."""
+    if len(text) >= 60:
+        return f"a string of {len(text)} characters"
+    return shown(text, name=name if isinstance(name, str) else None)
+
+
+def _key(f: _Failure) -> object:
+    """The key whose value failed (its name may say it is a credential)."""
+    return f.path[-1] if f.path else None
 
 
 def _number(value: float) -> str:
@@ -176,7 +187,7 @@ def _wrong_type(f: _Failure) -> list[Problem]:
         Problem(
             f.origin,
             f.dotted,
-            f"expected {wanted}, got {_describe(f.value)}",
+            f"expected {wanted}, got {_describe(f.value, _key(f))}",
             _type_hint(f, names),
         )
     ]
@@ -207,7 +218,7 @@ def _integer_hint(value: float) -> str:
 
 def _not_allowed(f: _Failure) -> list[Problem]:
     allowed_values = ", ".join(str(v) for v in f.expected)
-    message = f"{_describe(f.value)} is not allowed (allowed: {allowed_values})"
+    message = f"{_describe(f.value, _key(f))} is not allowed (allowed: {allowed_values})"
     return [Problem(f.origin, f.dotted, message)]
 
 
@@ -220,7 +231,7 @@ def _wrong_shape(f: _Failure) -> list[Problem]:
     if f.value == "" and f.schema.get("minLength", 0) > 0:
         return []  # the minLength problem says it: must not be empty
     shape = f.schema.get("x-shape", f"must match {f.expected}")
-    return [Problem(f.origin, f.dotted, f"{_named(f.value)} is not {shape}")]
+    return [Problem(f.origin, f.dotted, f"{_named(f.value, _key(f))} is not {shape}")]
 
 
 def _too_short(f: _Failure) -> list[Problem]:

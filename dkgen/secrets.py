@@ -120,6 +120,16 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
     ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}")),
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    # A JSON Web Token: base64url of `{"` (eyJ) twice, dot-separated, and a
+    # signature (empty for alg "none").
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[\w\-]*")),
+    # An HTTP Authorization value: `Bearer <token>`, or any scheme's value
+    # after `Authorization:`.
+    ("an HTTP bearer token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*")),
+    (
+        "an HTTP Authorization header value",
+        re.compile(r"(?i)\bauthorization\s*[:=]\s*[A-Za-z][\w\-]*\s+[A-Za-z0-9._~+/\-]{6,}"),
+    ),
 )
 # scheme://user:password@host; the password may not be a $(VAR) reference,
 # which Kubernetes expands from another (Secret-backed) variable. The scheme
@@ -128,8 +138,17 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # long word instead, the search took time quadratic in the value's length.
 _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.\-])[0-9+.\-]*[A-Za-z][A-Za-z0-9+.\-]*://"
-    r"[^/\s:@]+:(?P<password>[^/\s@]+)@"
+    r"[^/\s:@]*:(?P<password>[^/\s@]+)@"
 )
+# scheme://TOKEN@host: a user part that is a token (GitHub's and GitLab's
+# clone URLs take one there): 20 or more token characters, letters and
+# digits both, none of the dots and @ a user name or e-mail address has.
+_URL_USER = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[0-9+.\-]*[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[A-Za-z0-9_~+=\-]{20,})@"
+)
+# ?token=... or &access_token=...: a query parameter whose name the name rule
+# (credential_name) takes for a credential.
+_QUERY_PARAMETER = re.compile(r"[?&](?P<name>[A-Za-z0-9_.\-]{1,64})=(?P<value>[^&#\s]+)")
 _ENV_REFERENCE = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
 # `openssl rand -hex 24`, which the output README suggests, gives 48 of these.
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{32,}$")
@@ -186,20 +205,73 @@ def secret_shape(value: str) -> str | None:
     'a URL with a password in it'
     >>> secret_shape("https://me:$(PIP_PASSWORD)@pypi.example.com/simple") is None
     True
+    >>> secret_shape("https://example.com/hook?access_token=0a1b2c3d")
+    'a URL with a token in its query'
     """
+    return next((description for description, _, _ in secret_spans(value)), None)
+
+
+def secret_spans(value: str) -> Iterator[tuple[str, int, int]]:
+    """Each credential in ``value``: what it is, and where (start, end) it is.
+    The one matcher behind :func:`secret_shape` and :func:`redact`."""
     for description, pattern in _SHAPES:
-        if pattern.search(value):
-            return description
-    for match in _URL_PASSWORD.finditer(value):
-        if not _ENV_REFERENCE.match(match.group("password")):
-            return "a URL with a password in it"
-    for match in _LOGIN_PASSWORD.finditer(value):
-        if not _ENV_REFERENCE.match(match.group("password")):
-            return "a login with a password in it (user:password@host)"
-    for match in _CONNECTION_PASSWORD.finditer(value):
-        if not _ENV_REFERENCE.match(match.group("password")):
-            return "a connection string with a password in it"
-    return None
+        for match in pattern.finditer(value):
+            yield description, match.start(), match.end()
+    for description, pattern in (
+        ("a URL with a password in it", _URL_PASSWORD),
+        ("a login with a password in it (user:password@host)", _LOGIN_PASSWORD),
+        ("a connection string with a password in it", _CONNECTION_PASSWORD),
+    ):
+        for match in pattern.finditer(value):
+            password = match.group("password")
+            # `user:password@host`, the placeholder in dkgen's own messages, is no secret.
+            if not _ENV_REFERENCE.match(password) and password.lower() != "password":
+                yield description, match.start("password"), match.end("password")
+    for match in _URL_USER.finditer(value):
+        user = match.group("user")
+        if any(c.isdigit() for c in user) and any(c.isalpha() for c in user):
+            yield "a URL with a token as its user", match.start("user"), match.end("user")
+    for match in _QUERY_PARAMETER.finditer(value):
+        if credential_name(match.group("name")) and not harmless_credential_value(
+            match.group("value")
+        ):
+            yield "a URL with a token in its query", match.start("value"), match.end("value")
+
+
+REDACTED = "<redacted>"
+_MALFORMED_OVERRIDE = re.compile(r"(?P<key>[^\s:=]+)[\s:]+(?P<value>\S)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential :func:`secret_spans` finds replaced by
+    ``<redacted>``: what every problem dkgen prints goes through this
+    (dkgen.errors.Problem.format), so no message repeats a value the
+    secret rule refuses, wherever the message quotes it from.
+
+    >>> redact("-s x=postgres://:hunter2@db/app: not a number")
+    '-s x=postgres://:<redacted>@db/app: not a number'
+    """
+    spans = sorted((start, end) for _, start, end in secret_spans(text))
+    if not spans:
+        return text
+    parts, position = [], 0
+    for start, end in spans:
+        if end <= position:
+            continue
+        parts += [text[position : max(start, position)], REDACTED]
+        position = end
+    return "".join([*parts, text[position:]])
+
+
+def shown(value: object, *, name: str | None = None) -> str:
+    """``value`` as a message quotes it (``repr``), or ``<redacted>`` where
+    the secret rule would refuse it: a credential's shape, or any value but a
+    placeholder under a ``name`` that names a credential (``API_TOKEN``)."""
+    if name is not None and credential_name(name) and not harmless_credential_value(value):
+        return REDACTED
+    if isinstance(value, str) and (secret_shape(value) or looks_like_token(value)):
+        return REDACTED
+    return repr(value)
 
 
 def looks_like_token(name: str) -> bool:
@@ -236,7 +308,7 @@ def secret_problems(
 
     def problem(path: KeyPath, message: str) -> Problem:
         where = origin_of if isinstance(origin_of, Origin) else origin_of(path)
-        return Problem(redacted(where), format_path(path), message, SECRET_HINT)
+        return Problem(redacted(where, always=True), format_path(path), message, SECRET_HINT)
 
     def walk(node: Any, path: KeyPath) -> Iterator[Problem]:
         if isinstance(node, dict):
@@ -281,12 +353,28 @@ def secret_problems(
     return walk(tree, at)
 
 
-def redacted(origin: Origin) -> Origin:
-    """``-s KEY=VALUE`` as ``-s KEY=<redacted>``: messages must not repeat a secret."""
-    if origin.source.startswith("-s ") and "=" in origin.source:
-        key = origin.source.split("=", 1)[0]
-        return Origin(f"{key}=<redacted>", origin.line, origin.column)
-    return origin
+def redacted(origin: Origin, *, always: bool = False) -> Origin:
+    """``-s KEY=VALUE`` as ``-s KEY=<redacted>`` when the secret rule refuses
+    VALUE (by its shape, or because KEY names a credential); any other
+    origin with its credentials redacted. Every problem's origin passes
+    through here when it is printed. ``always``: the value is known to hold
+    a secret (a secret problem found it inside), so it is redacted whole."""
+    source = origin.source
+    if source.startswith("-s ") and "=" in source:
+        key, value = source[3:].split("=", 1)
+        last = key.rsplit(".", 1)[-1]
+        refused = credential_name(last) and not harmless_credential_value(value)
+        if always or refused or secret_shape(value):
+            return Origin(f"-s {key}={REDACTED}", origin.line, origin.column)
+    elif source.startswith("-s "):
+        # No `=`: a malformed override (`-s DB_PASSWORD:hunter2`); whatever
+        # follows a credential's name may be its value.
+        malformed = _MALFORMED_OVERRIDE.match(source[3:])
+        if malformed and credential_name(malformed["key"].rsplit(".", 1)[-1]):
+            kept = source[: 3 + malformed.start("value")]
+            return Origin(f"{kept}{REDACTED}", origin.line, origin.column)
+    text = redact(source)
+    return origin if text == source else Origin(text, origin.line, origin.column)
 
 
 SECRET_HINT = (
@@ -309,7 +397,7 @@ def plaintext_secret_key(data: Mapping[str, Any], where: Origin, path: KeyPath) 
             "--from-file=token=/dev/stdin"
         )
     return Problem(
-        redacted(where),
+        redacted(where, always=True),
         format_path(path),
         "a secret does not belong in settings: dkgen would write it into the output",
         hint,

@@ -49,9 +49,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from dkgen.cli import cli
-from dkgen.errors import one_line, shortened
+from dkgen.errors import Origin, one_line, shortened
 from dkgen.limits import MAX_DEPTH
 from dkgen.resources import load_schema, shipped_overlays
+from dkgen.secrets import redacted
 from tests import validators
 from tests.crd_validation import is_custom_resource, validate_custom_resource
 
@@ -569,6 +570,9 @@ def check_problem_lines(stderr: str, inputs: Inputs, *, success: bool) -> None:
     # Problems show a long origin by its ends and length (dkgen.errors.shortened).
     origins = [re.escape(shown("-s " + text)) for text in inputs.overrides]
     origins += [re.escape(shown("-s " + text.split("=", 1)[0] + "=<redacted>"))
+                for text in inputs.overrides]  # fmt: skip
+    # An override holding a credential is shown redacted (dkgen.secrets.redacted).
+    origins += [re.escape(shown(redacted(Origin("-s " + text)).source))
                 for text in inputs.overrides]  # fmt: skip
     origins += [re.escape(shown("--overlay " + name)) for name in inputs.overlays]
     origins += [r"dkgen:(?:bases|overlays)/[a-z0-9-]+\.yaml:\d+:\d+"]

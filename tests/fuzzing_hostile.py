@@ -144,14 +144,171 @@ def yaml_directive(draw: st.DrawFn) -> tuple[str, bool]:
     return line, version == "1.2"
 
 
+# ------------------------------------------------------------ issue 23
+
+RESOURCE_NAMES = st.sampled_from(["GPU", "MEM", "TPU", "SSD"])
+RESOURCE_AMOUNTS = st.sampled_from([1, 2, 4, 0.5])
+
+
+@st.composite
+def resource_groups(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(the default group's resources, named groups' resources): the routing
+    rule's inputs, small enough that groups often shadow one another."""
+    resources = st.dictionaries(RESOURCE_NAMES, RESOURCE_AMOUNTS, max_size=3)
+    default = draw(resources)
+    names = draw(
+        st.lists(st.sampled_from(["a", "b", "gpu", "z"]), min_size=1, max_size=3, unique=True)
+    )
+    return default, {name: draw(resources.filter(bool)) for name in names}
+
+
+# Pointers into the scheduler Deployment that JSON 6902 can copy from and to.
+COPY_SOURCES = st.sampled_from(
+    [
+        "/spec/template",
+        "/spec/template/spec",
+        "/spec/template/spec/containers",
+        "/spec",
+        "/metadata",
+    ]
+)
+
+
+@st.composite
+def copy_amplification(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A JSON 6902 patch that copies parts of an object into a list inside it,
+    again and again: each copy may double the object."""
+    operations: list[dict[str, Any]] = [
+        {"op": "add", "path": "/spec/template/spec/x", "value": [1]}
+    ]
+    for _ in range(draw(st.integers(1, 24))):
+        source = draw(COPY_SOURCES)
+        operations.append({"op": "copy", "from": source, "path": "/spec/template/spec/x/-"})
+    return operations
+
+
+@st.composite
+def aliased_text(draw: st.DrawFn) -> tuple[str, int, int]:
+    """(settings text, string length, alias count): one anchored string
+    repeated by aliases, in dask_config or in a patch, below and above the
+    expanded-text limit."""
+    length = draw(st.sampled_from([100, 1024, 4096, 32_768]))
+    count = draw(st.integers(1, 1100))
+    where = draw(st.sampled_from(["dask_config", "patch"]))
+    text = "a" * length
+    if where == "dask_config":
+        body = f"dask_config:\n  text: &long {text}\n  again: [{', '.join(['*long'] * count)}]\n"
+    else:
+        body = (
+            "patches:\n  - target: {kind: ConfigMap}\n    patch:\n      metadata:\n"
+            f"        annotations: {{a: &long {text}, b: [{', '.join(['*long'] * count)}]}}\n"
+        )
+    return "cluster: {name: demo}\n" + body, length, count
+
+
+_TOKEN_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@st.composite
+def secret_of_new_shape(draw: st.DrawFn) -> tuple[str, str]:
+    """(a value holding a credential of a shape the third campaign found
+    written or echoed, the credential itself): an empty user with a password,
+    a JWT, a bearer value, a token as a URL's user or in its query."""
+    token = draw(st.text(_TOKEN_CHARACTERS, min_size=24, max_size=40)) + "9Zq"
+    scheme = draw(st.sampled_from(["https", "postgres", "redis", "mongodb+srv"]))
+    host = draw(st.sampled_from(["db", "cache.example.com:6379", "github.com"]))
+    shapes = [
+        (f"{scheme}://:{token}@{host}/x", token),
+        (f"eyJhbGciOiJIUzI1NiJ9.eyJ{token}.{token}", token),
+        (f"Bearer {token}", token),
+        (f"Authorization: Basic {token}", token),
+        (f"{scheme}://{token}@{host}/repo.git", token),
+        (f"https://{host}/hook?token={token}", token),
+        (f"https://{host}/hook?x=1&access_token={token}&y=2", token),
+    ]
+    return draw(st.sampled_from(shapes))
+
+
+# (kind, name, JSON pointers into it) of generated objects a patch may break.
+PATCH_TARGETS = [
+    (
+        "Deployment",
+        "dask-scheduler",
+        [
+            "/spec",
+            "/spec/replicas",
+            "/spec/selector",
+            "/spec/template",
+            "/spec/template/metadata",
+            "/spec/template/metadata/labels",
+            "/spec/template/spec",
+            "/spec/template/spec/containers",
+            "/spec/template/spec/containers/0",
+            "/spec/template/spec/containers/0/name",
+            "/spec/template/spec/containers/0/image",
+            "/spec/template/spec/containers/0/ports",
+            "/spec/template/spec/containers/0/resources",
+            "/spec/template/spec/containers/0/resources/limits/memory",
+            "/spec/template/spec/volumes",
+            "/spec/template/spec/volumes/0",
+        ],
+    ),
+    (
+        "Deployment",
+        "jupyter",
+        ["/spec/template/spec/volumes", "/spec/strategy", "/metadata/labels"],
+    ),
+    ("PersistentVolumeClaim", "jupyter-home", ["/spec", "/spec/resources/requests/storage"]),
+    ("ConfigMap", "dask-config", ["/data", "/data/dask.yaml", "/metadata/annotations"]),
+    ("Service", "dask-scheduler", ["/spec/ports", "/spec/ports/0/port", "/spec/selector"]),
+    ("NetworkPolicy", "dask-scheduler", ["/spec/ingress", "/spec/podSelector"]),
+]
+
+WRONG_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.sampled_from([0, -1, 2**31, 70000, "0", "4 GB", "x ", " x", "", "web", "Web_1"]),
+    st.text(max_size=8),
+    st.lists(st.sampled_from(["a", 1, None]), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "name", "image"]), st.sampled_from(["x", 1]), max_size=2),
+)
+
+
+@st.composite
+def wrong_type_patch(draw: st.DrawFn) -> dict[str, Any]:
+    """A patch entry that gives a field of a generated object a value of the
+    wrong type, or out of range (JSON 6902 replace, or strategic merge)."""
+    kind, name, pointers = draw(st.sampled_from(PATCH_TARGETS))
+    pointer = draw(st.sampled_from(pointers))
+    value = draw(WRONG_VALUES)
+    target = {"kind": kind, "name": name}
+    if draw(st.booleans()):
+        op = draw(st.sampled_from(["replace", "add", "remove"]))
+        operation = {"op": op, "path": pointer} | ({} if op == "remove" else {"value": value})
+        return {"target": target, "patch": [operation]}
+    if "/0" in pointer:  # strategic merge: lists merge by key; set the whole list instead
+        pointer = pointer[: pointer.index("/0")]
+        value = [value]
+    body: Any = value
+    for part in reversed(pointer.strip("/").split("/")):
+        body = {part: body}
+    return {"target": target, "patch": body}
+
+
 __all__ = [
     "CONTROL_CHARACTERS",
     "INTEGERS",
     "PATTERNED",
     "SCHEMA",
     "HostileValue",
+    "aliased_text",
+    "copy_amplification",
     "integral_float",
     "name_with_control_character",
+    "resource_groups",
+    "secret_of_new_shape",
+    "wrong_type_patch",
     "yaml_directive",
     "yaml_text_with",
 ]

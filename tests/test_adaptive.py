@@ -54,6 +54,32 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "work with resources={...}\n",
     ),
     (
+        "an adaptive group whose resources the default group declares never scales",
+        NAME
+        + "workers:\n  resources: {GPU: 2}\nworker_groups:\n  gpu:\n"
+        + "    resources: {GPU: 1}\n    adaptive: {min: 0, max: 4}\n",
+        0,
+        "s.yaml:9:16: warning: worker_groups.gpu.resources: the default group declares at "
+        "least as much of every resource this group does (GPU: 1), so all the work this group "
+        "could run goes to default first and this group never scales above adaptive.min\n"
+        "  hint: give worker_groups.gpu.resources a resource (or an amount) that default "
+        "lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, "
+        '"Per-group demand")\n',
+    ),
+    (
+        "an adaptive group shadowed by an earlier named group",
+        NAME
+        + "worker_groups:\n  a-big:\n    resources: {MEM: 4, GPU: 1}\n  b-small:\n"
+        + "    resources: {MEM: 2}\n    adaptive: {min: 0, max: 4}\n",
+        0,
+        "s.yaml:9:16: warning: worker_groups.b-small.resources: the a-big group declares at "
+        "least as much of every resource this group does (MEM: 2), so all the work this group "
+        "could run goes to a-big first and this group never scales above adaptive.min\n"
+        "  hint: give worker_groups.b-small.resources a resource (or an amount) that a-big "
+        "lacks, and submit its work with resources={...} asking for it (docs/adaptive.md, "
+        '"Per-group demand")\n',
+    ),
+    (
         "an adaptive group on a fixed pool",
         "cluster:\n  name: demo\n  project: demo-project\nworkers:\n  adaptive: {min: 0, max: 8}\n",
         0,

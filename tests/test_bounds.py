@@ -140,6 +140,31 @@ GENERATED: dict[str, Callable[[], str]] = {
     # A list filling the file: refused while read, not after (23 s, 611 MB once).
     "flat-list-at-size-limit": lambda: _sized(NAME + "dask_config:\n  x: [", "1, ", "1]\n"),
     "block-list-at-size-limit": lambda: _sized(NAME + "dask_config:\n  x:\n", "  - 1\n"),
+    # What patches and aliases produce is bounded too (issue 23): sixteen JSON
+    # 6902 copies, each doubling the pod template (two minutes and over a
+    # gigabyte once), and a 32 KB string aliased a thousand times (31 MB).
+    "json6902-copies-doubling": lambda: (
+        NAME
+        + "patches:\n  - target: {kind: Deployment, name: dask-scheduler}\n    patch:\n"
+        + "      - {op: add, path: /spec/template/spec/x, value: [1]}\n"
+        + "      - {op: copy, from: /spec/template, path: /spec/template/spec/x/-}\n" * 16
+    ),
+    "long-string-aliased-a-thousand-times": lambda: (
+        NAME
+        + "dask_config:\n  text: &long "
+        + "a" * 32_768
+        + "\n  again: ["
+        + ", ".join(["*long"] * 1000)
+        + "]\n"
+    ),
+    "long-string-aliased-in-a-patch": lambda: (
+        NAME
+        + "patches:\n  - target: {kind: ConfigMap}\n    patch:\n      data:\n"
+        + "        a: &long "
+        + "a" * 32_768
+        + "\n"
+        + "".join(f"        k{i}: *long\n" for i in range(1000))
+    ),
     # Patch text is read within the settings' limits (41 s, 2.4 GB once).
     "patch-text-alias-bomb": lambda: (
         NAME

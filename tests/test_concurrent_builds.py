@@ -72,7 +72,7 @@ import json, os, sys, tempfile, traceback
 from dkgen.cli import main
 import dkgen.compiler  # what every build imports: once, here
 
-def child(work, name, release, err):
+def child(work, name, out, release, err):
     code = 1
     try:
         os.read(release, 1)
@@ -80,7 +80,7 @@ def child(work, name, release, err):
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         os.dup2(err, 2)
         try:
-            main(["build", name, "-o", "out"])
+            main(["build", name, "-o", out])
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -91,15 +91,15 @@ def child(work, name, release, err):
         os._exit(code)
 
 for line in sys.stdin:
-    work, names = json.loads(line)
+    work, builds = json.loads(line)
     children = []
-    for name in names:
+    for name, out in builds:
         release, go = os.pipe()
         err = tempfile.TemporaryFile()
         pid = os.fork()
         if pid == 0:
             os.close(go)
-            child(work, name, release, err.fileno())
+            child(work, name, out, release, err.fileno())
         os.close(release)
         children.append((pid, go, err))
     for _, go, _ in children:  # release them together
@@ -117,8 +117,10 @@ for line in sys.stdin:
 _RACER: list[subprocess.Popen[str]] = []
 
 
-def race(work: Path, names: list[str]) -> list[tuple[int, str]]:
-    """Build ``names`` into ``work/out`` at once; each one's exit code and stderr."""
+def race(work: Path, names: list[str], outs: list[str] | None = None) -> list[tuple[int, str]]:
+    """Build ``names`` into ``work/out`` (or each into its ``outs``) at once;
+    each one's exit code and stderr."""
+    builds = list(zip(names, outs or ["out"] * len(names), strict=True))
     if not _RACER or _RACER[0].poll() is not None:
         _RACER[:] = [
             subprocess.Popen(
@@ -131,7 +133,7 @@ def race(work: Path, names: list[str]) -> list[tuple[int, str]]:
         atexit.register(_RACER[0].communicate)  # closes its stdin: it ends
     server = _RACER[0]
     assert server.stdin is not None and server.stdout is not None
-    server.stdin.write(json.dumps([str(work), names]) + "\n")
+    server.stdin.write(json.dumps([str(work), builds]) + "\n")
     server.stdin.flush()
     reply = server.stdout.readline()
     assert reply, f"the build racer exited ({server.wait()})"
@@ -221,3 +223,68 @@ def test_check_reads_beside_a_build_only_between_builds(
     with lock.output_lock([tmp_path]):
         result = run_dkgen("check", "s.yaml", "-o", "out")
     assert result.exit_code == 2 and "another dkgen build" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("held", "built"), [("", "out/sub"), ("out", "out")], ids=["outer-held", "inner-held"]
+)
+def test_nested_outputs_wait_for_each_other(
+    held: str,
+    built: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_dkgen: Any,
+) -> None:
+    """A build into ``out`` and one into ``out/sub`` overlap: whichever holds
+    its lock, the other waits (here: gives up at once, naming the directory)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    (tmp_path / "out").mkdir()
+    with lock.output_lock([tmp_path / held]):  # the lock of a build into `held`/...
+        result = run_dkgen("build", "s.yaml", "-o", built)
+    assert result.exit_code == 2, result.stderr
+    assert "another dkgen build has been writing in this directory" in result.stderr
+    assert run_dkgen("build", "s.yaml", "-o", built).exit_code == 0  # released: builds
+
+
+def test_side_by_side_outputs_in_other_places_do_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_dkgen: Any
+) -> None:
+    """Only overlapping outputs wait: ancestors are locked shared."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0)
+    (tmp_path / "s.yaml").write_text(VARIANTS["s0.yaml"])
+    (tmp_path / "a").mkdir()
+    with lock.output_lock([tmp_path / "a"]):
+        assert run_dkgen("build", "s.yaml", "-o", "b/out").exit_code == 0
+
+
+def test_nested_builds_race_to_a_current_output(tmp_path: Path) -> None:
+    """Real processes into ``out`` and ``out/sub`` at once (two trials: the
+    suite's time matters): both exit 0, ``out/sub`` is the sub build's whole
+    output, and no staging is left anywhere."""
+    expected = {}
+    for name, out in (("s0.yaml", "out"), ("s1.yaml", "out/sub")):
+        alone = tmp_path / f"alone-{name}"
+        alone.mkdir()
+        _prepare(alone)
+        [(code, stderr)] = race(alone, [name], [out])
+        assert code == 0, stderr
+        expected[out] = read_tree(alone / out)
+    for trial in range(2):
+        work = tmp_path / f"nested-{trial}"
+        work.mkdir()
+        _prepare(work)
+        # `out` is dkgen's already (else whichever build comes second finds
+        # `out` holding the other's files and refuses it as not its own).
+        assert race(work, ["s2.yaml"], ["out"])[0][0] == 0
+        results = race(work, ["s0.yaml", "s1.yaml"], ["out", "out/sub"])
+        for code, stderr in results:
+            assert code == 0 and "Traceback" not in stderr, stderr
+        assert read_tree(work / "out" / "sub") == expected["out/sub"]
+        outer = {k: v for k, v in read_tree(work / "out").items() if not k.startswith("sub/")}
+        assert outer == expected["out"]
+        for directory in (work, work / "out", work / "out" / "sub"):
+            left = sorted(p.name for p in directory.iterdir() if p.name.startswith(".dkgen-s"))
+            assert left == [], f"left in {directory}: {left}"

@@ -396,3 +396,34 @@ def test_leftovers_of_a_similarly_named_directory_are_not_taken(
     assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
     assert not (workdir / "out" / "NOTES.md").exists()
     assert (retired / "NOTES.md").exists()
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_manifest_name_too_long_for_a_file_is_refused(
+    command: str, workdir: Path, run_dkgen: Any
+) -> None:
+    """A name longer than a file system holds (ENAMETOOLONG once ended in a
+    traceback): the manifest is refused, naming it, and the output is kept."""
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    manifest = workdir / "out" / MANIFEST
+    body = json.loads(manifest.read_text())
+    body["files"]["x" * 300 + ".yaml"] = "0" * 64
+    manifest.write_text(json.dumps(body))
+    before = snapshot(workdir / "out")
+    result = run_dkgen(command, "s.yaml", "-o", "out")
+    assert result.exit_code == 2, result.stderr
+    assert f"{manifest}: error: the dkgen manifest names 'xxx" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(workdir / "out") == before
+
+
+def test_a_rebuild_keeps_the_directory_modes_a_user_set(workdir: Path, run_dkgen: Any) -> None:
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    (workdir / "out" / "notes" / "deep").mkdir(parents=True)
+    (workdir / "out" / "notes" / "deep" / "n.txt").write_text("mine\n")
+    modes = {"out": 0o700, "out/notes": 0o710, "out/notes/deep": 0o750}
+    for name, mode in modes.items():
+        (workdir / name).chmod(mode)
+    (workdir / "s.yaml").write_text(GOOD + "workers:\n  count: 2\n")
+    assert run_dkgen("build", "s.yaml", "-o", "out").exit_code == 0
+    assert {name: (workdir / name).stat().st_mode & 0o7777 for name in modes} == modes

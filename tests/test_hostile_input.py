@@ -327,7 +327,20 @@ def test_a_fleet_of_long_names_gets_one_account_per_cluster(
 
 
 def _deployment(**spec: Any) -> KubeObject:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": spec}
+    pod = {"containers": [{"name": "c", "image": "i:1"}]}
+    minimal = {"selector": {"matchLabels": {"app": "x"}}, "template": {"spec": pod}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {**minimal, **spec},
+    }
+
+
+def _pod(**container: Any) -> KubeObject:
+    return _deployment(
+        template={"spec": {"containers": [{"name": "c", "image": "i:1", **container}]}}
+    )
 
 
 @pytest.mark.parametrize(
@@ -339,6 +352,39 @@ def _deployment(**spec: Any) -> KubeObject:
         (_deployment(replicas=-1), ["spec.replicas is -1"]),
         (_deployment(selector={"matchLabels": {"app": 1}}), ["matchLabels.app is 1"]),
         (_deployment(selector={"matchLabels": {"app": "a b"}}), ["is not a label value"]),
+        # Issue 23: what the API server refuses and no schema says.
+        (_deployment(replicas=2**31), ["spec.replicas is 2147483648; Kubernetes holds at most"]),
+        (_deployment(selector=None), ["spec.selector is missing"]),
+        (_deployment(template={"spec": {"containers": []}}), ["containers is empty"]),
+        (_pod(image="dask:1 "), ["containers[0].image: 'dask:1 ' is not an image name"]),
+        (_pod(image=""), ["is not an image name"]),
+        (_pod(name="Web_1"), ["containers[0].name: 'Web_1' is not a container name"]),
+        (_pod(ports=[{"containerPort": 70000}]), ["containerPort is 70000; a port is 1 to"]),
+        (_pod(resources={"limits": {"memory": "4 GB"}}), ["'4 GB' is not a quantity"]),
+        (_pod(resources={"limits": {"memory": "4Gi", "cpu": "1.5", "x": 2}}), []),
+        (_pod(volumeMounts=[{"name": "gone", "mountPath": "/x"}]), ["mounts the volume 'gone'"]),
+        (
+            {
+                "kind": "PersistentVolumeClaim",
+                "spec": {"resources": {"requests": {"storage": "0"}}},
+            },
+            ["storage is 0; a claim must ask for more than 0"],
+        ),
+        (
+            {
+                "kind": "PersistentVolumeClaim",
+                "spec": {"resources": {"requests": {"storage": "x"}}},
+            },
+            ["'x' is not a quantity"],
+        ),
+        (
+            {
+                "kind": "PersistentVolumeClaim",
+                "spec": {"resources": {"requests": {"storage": "1Gi"}}},
+            },
+            [],
+        ),
+        ({"kind": "ConfigMap", "metadata": {}, "data": "a string"}, []),  # the schema's to say
         (
             {"kind": "Service", "metadata": {"labels": {"example.com/team": "data"}}},
             [],

@@ -95,9 +95,7 @@ def format_cost_text(cost: ClusterCost) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    return "\n".join(
-        [*lines, "", *unknown_lines(cost), *_wrapped(cost_footnote(cost)), ""]
-    )
+    return "\n".join([*lines, "", *unknown_lines(cost), *_wrapped(cost_footnote(cost)), ""])
 
 
 def format_cost_markdown(cost: ClusterCost) -> list[str]:

@@ -27,6 +27,19 @@ held after :data:`WAIT_SECONDS` gives up with exit 2, naming the directory.
 Under the lock, every staging directory beside the output belongs to a
 build that is gone (a live one would hold the lock), so the cleanup of
 leftovers can never remove a live one.
+
+Nested outputs: a build into ``out`` and one into ``out/sub`` lock different
+parents (``.`` and ``out``), yet the first swaps the directory the second
+writes into: both once exited 0, leaving ``out/sub`` stale and staging
+leftovers in ``out``. So a build also takes a *shared* lock on every
+existing ancestor of its parent, up to the root. Two outputs overlap exactly
+when one's parent is the other's parent or lies below the other's output,
+and then one build's exclusive lock meets the other's lock on the same
+directory; outputs side by side in unrelated places share only shared
+locks, which never wait on each other. All locks are taken in one global
+order (sorted paths), so no two builds wait for each other in a circle. An
+ancestor that cannot be opened (no read permission, as some home
+directories have) is skipped: it is not one a user builds into.
 """
 
 from __future__ import annotations
@@ -47,7 +60,8 @@ _POLL_SECONDS = 0.02
 
 @contextlib.contextmanager
 def output_lock(parents: Iterable[Path], *, shared: bool = False) -> Iterator[None]:
-    """Hold a lock on each of ``parents`` until the block ends.
+    """Hold a lock on each of ``parents`` (absolute paths) until the block
+    ends, and a shared one on each of their ancestors.
 
     A missing directory is made, to be locked, and removed again at the end
     if it is still empty (a refused build leaves nothing behind); a build
@@ -56,10 +70,31 @@ def output_lock(parents: Iterable[Path], *, shared: bool = False) -> Iterator[No
     ``shared``: a reader's lock (``check``), held by any number of readers
     at once but never together with a build's. Locks are taken in sorted
     order, so two fleets never wait for each other in a circle."""
+    own = set(parents)
+    ancestors = {ancestor for parent in own for ancestor in parent.parents}
     with contextlib.ExitStack() as held:
-        for parent in sorted(set(parents)):
-            held.enter_context(_locked(parent, shared=shared))
+        for directory in sorted(ancestors | own):
+            if directory in own:
+                held.enter_context(_locked(directory, shared=shared))
+            else:
+                held.enter_context(_ancestor_locked(directory))
         yield
+
+
+@contextlib.contextmanager
+def _ancestor_locked(directory: Path) -> Iterator[None]:
+    """A shared lock on an ancestor of an output's parent (see the module's
+    docstring), or none where the directory cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # missing (made later, below a locked ancestor), or unreadable
+        yield
+        return
+    try:
+        _acquire(fd, directory, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

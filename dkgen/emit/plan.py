@@ -12,12 +12,13 @@ live here too. Nothing here writes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -99,9 +100,15 @@ def read_owned_text(out_dir: Path, plan: OutputPlan, name: str) -> str | None:
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
+# The longest file name Linux file systems hold, in bytes (NAME_MAX): a
+# longer name in a manifest is no file dkgen wrote, and stat() on it fails.
+_NAME_MAX = 255
+
+
 def _plain_file_name(name: str) -> bool:
     return (
         name not in {"", ".", "..", MANIFEST}
+        and len(os.fsencode(name)) <= _NAME_MAX
         and "/" not in name
         and "\\" not in name
         and "\0" not in name
@@ -331,6 +338,25 @@ def plan_output(
 
     ``force``: a build that may take the directory over; a corrupt manifest
     then counts as none, instead of being refused."""
+    with _reading(out_dir):
+        return _plan_output(out_dir, files, inputs, force=force)
+
+
+@contextlib.contextmanager
+def _reading(out_dir: Path) -> Iterator[None]:
+    """An operating-system error while reading the output directory (a name
+    too long, a loop of symlinks, a permission) as an OutputError naming
+    the path, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        path = os.fsdecode(err.filename) if err.filename is not None else str(out_dir)
+        raise _read_error(Path(path), err) from None
+
+
+def _plan_output(
+    out_dir: Path, files: Mapping[str, str], inputs: Sequence[str], *, force: bool
+) -> OutputPlan:
     if not out_dir.is_dir():
         added = tuple(
             FileChange(name, "added", None, text, 0, file_mode(name))

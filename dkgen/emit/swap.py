@@ -17,6 +17,7 @@ import contextlib
 import errno
 import functools
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,18 @@ def _copy_user_path(source: Path, target: Path) -> None:
         import shutil  # see _remove_tree
 
         shutil.copy2(source, target)
+
+
+def _keep_directory_modes(target: Path, staging: Path) -> None:
+    """Give each directory of ``staging`` the mode its namesake in ``target``
+    has: the swap replaces directories, and a private (0700) output or
+    subdirectory once came back 0755. Last, after every file is written, and
+    deepest first, so a read-only mode a user chose cannot stop the writing."""
+    for root, _, _ in sorted(os.walk(staging), key=lambda entry: -len(Path(entry[0]).parts)):
+        rel = Path(root).relative_to(staging)
+        before = target / rel
+        if before.is_dir() and not before.is_symlink():
+            os.chmod(root, stat.S_IMODE(before.lstat().st_mode))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -353,6 +366,8 @@ def stage_output(
             for name, text in files.items():
                 _write_file(staging / name, text)
             _write_file(staging / MANIFEST, manifest_text(files, inputs))
+            if exists:
+                _keep_directory_modes(target, staging)
         except BaseException:
             _remove_tree(staging, ignore_errors=True)
             raise

@@ -25,7 +25,7 @@ from dkgen.render.loadbalancers import render_load_balancers
 from dkgen.render.monitoring import render_monitoring
 from dkgen.render.namespace import render_namespace
 from dkgen.render.networkpolicy import render_network_policies
-from dkgen.render.patches import apply_patches, patch_problems
+from dkgen.render.patches import apply_patches, dry_run
 from dkgen.render.poddisruptionbudget import render_pod_disruption_budgets
 from dkgen.render.rollout import stamp_config_hashes
 from dkgen.render.scheduler import render_scheduler
@@ -73,4 +73,13 @@ def dry_patch_problems(settings: Settings) -> list[Problem]:
     (validation runs this, so that rendering never refuses a patch)."""
     if not settings.patches:
         return []
-    return patch_problems(generated_objects(settings), settings.patches)
+    # Imported here: dkgen.rules imports this package (patch safety).
+    from dkgen.rules.versions import patched_image_problems  # noqa: PLC0415
+
+    objects = generated_objects(settings)
+    patched, problems, touched = dry_run(objects, settings.patches)
+    if problems:
+        return problems
+    # dkgen's own rules on the patched result: a patch must not swap an image
+    # for another Dask release or Python (the one-version rule).
+    return patched_image_problems(settings, objects, patched, touched)

@@ -27,6 +27,7 @@ from typing import Any
 from dkgen import target_regex
 from dkgen.errors import Problem, SettingsError
 from dkgen.kube_rules import check_patched_object
+from dkgen.limits import MAX_OBJECT_BYTES
 from dkgen.patches import parse_selector
 from dkgen.render.common import KubeObject
 from dkgen.secrets import secret_problems
@@ -88,8 +89,10 @@ def apply_patches(objects: list[KubeObject], patches: tuple[Patch, ...]) -> list
 def patched_or_none(
     objects: list[KubeObject], patches: tuple[Patch, ...]
 ) -> list[KubeObject] | None:
-    """``objects`` patched, or None where a patch fails (the dry run reports why)."""
-    result, problems = _apply_all(objects, patches)
+    """``objects`` patched, or None where a patch fails (the dry run reports
+    why). The patched objects' types are not checked here (the dry run does,
+    once): callers read them through any shape (dkgen/rules/patch_safety.py)."""
+    result, problems = _apply_all(objects, patches, check_types=False)
     return None if problems else result
 
 
@@ -99,11 +102,31 @@ def patch_problems(objects: list[KubeObject], patches: tuple[Patch, ...]) -> lis
     A patch that fails is left out and the next one applied to what came
     before it, so one run reports every failing patch.
     """
-    return _apply_all(objects, patches, secrets=True)[1]
+    return dry_run(objects, patches)[1]
+
+
+def dry_run(
+    objects: list[KubeObject], patches: tuple[Patch, ...]
+) -> tuple[list[KubeObject], list[Problem], dict[tuple[Any, ...], Patch]]:
+    """:func:`patch_problems`, with the patched objects and, for each object
+    a patch changed (by :func:`identity`), the last patch that changed it."""
+    touched: dict[tuple[Any, ...], Patch] = {}
+    result, problems = _apply_all(objects, patches, secrets=True, touched=touched)
+    return result, problems, touched
+
+
+def identity(obj: KubeObject) -> tuple[Any, ...]:
+    """apiVersion, kind, name and namespace: what a patch may not change."""
+    return _identity(obj)
 
 
 def _apply_all(
-    objects: list[KubeObject], patches: tuple[Patch, ...], *, secrets: bool = False
+    objects: list[KubeObject],
+    patches: tuple[Patch, ...],
+    *,
+    secrets: bool = False,
+    touched: dict[tuple[Any, ...], Patch] | None = None,
+    check_types: bool = True,
 ) -> tuple[list[KubeObject], list[Problem]]:
     if not patches:
         # The copy below keeps a patch's edits out of whatever the renderers'
@@ -112,7 +135,7 @@ def _apply_all(
         return list(objects), []
     result: list[KubeObject] = copy.deepcopy(objects)
     problems: list[Problem] = []
-    touched: dict[tuple[Any, ...], Patch] = {}  # the last patch that changed each object
+    touched = {} if touched is None else touched  # the last patch that changed each object
     for patch in patches:
         selected = [index for index, obj in enumerate(result) if _selects(patch, obj)]
         if not selected:
@@ -130,9 +153,44 @@ def _apply_all(
             problems.extend(failed)
             continue
         result = [obj for obj in patched_objects if obj is not None]
+    problems += _oversized(result, touched)
+    if check_types:
+        problems += _refused_objects(result, touched)
     if secrets:  # once, in the dry run: render and the safety rule need not repeat it
         problems += _new_secrets(objects, result, touched)
     return result, problems
+
+
+def _refused_objects(
+    objects: list[KubeObject], touched: dict[tuple[Any, ...], Patch]
+) -> list[Problem]:
+    """What the API server would refuse in each patched object: its types (a
+    patch can write `spec: null` or `containers: web`), then what no schema
+    says. Once per run, after every patch (per patch, 200 patches on every
+    object doubled a build's time), blamed on the last patch that changed the
+    object; the patching itself reads any shape. Everything after validation
+    reads only objects that pass this."""
+    problems = []
+    for obj in objects:
+        patch = touched.get(_identity(obj))
+        if patch is not None:
+            problems += [
+                Problem(patch.origin, patch.label, f"{_name(obj)}: {r}") for r in _refused(obj)
+            ]
+    return problems
+
+
+def _oversized(objects: list[KubeObject], touched: dict[tuple[Any, ...], Patch]) -> list[Problem]:
+    """Each patched object past MAX_OBJECT_BYTES, blamed on the last patch that
+    changed it: many patches' text can add up (copies are stopped earlier, in
+    _json6902). Once per run, after every patch."""
+    problems = []
+    for obj in objects:
+        patch = touched.get(_identity(obj))
+        if patch is not None and (size := data_bytes(obj)) > MAX_OBJECT_BYTES:
+            message = f"{_name(obj)}: {_too_big(size, 'the patched object')}"
+            problems.append(Problem(patch.origin, patch.label, message))
+    return problems
 
 
 def _new_secrets(
@@ -188,11 +246,19 @@ def _apply_checked(patch: Patch, obj: KubeObject) -> tuple[KubeObject | None, li
                 "quote the value (YAML reads 2 or true as a number or boolean)",
             )
         ]
-    # What the API server would refuse in the patched object (dkgen/kube_rules.py).
-    refused = check_patched_object(patched) if patched is not None else []
-    if refused:
-        return None, [Problem(patch.origin, patch.label, f"{_name(obj)}: {r}") for r in refused]
     return patched, []
+
+
+def _refused(patched: KubeObject) -> list[str]:
+    """What the API server would refuse in a patched object: its kind's strict
+    schema (dkgen/kube_schema.py, loaded only now: a build without patches
+    never reads it), then what no schema says (dkgen/kube_rules.py)."""
+    from dkgen.kube_schema import schema_problems  # noqa: PLC0415  # lazily: start-up time
+
+    typed = schema_problems(patched)
+    if typed:
+        return [f"{problem} (the Kubernetes API server refuses it)" for problem in typed]
+    return check_patched_object(patched)
 
 
 def _non_string_metadata(obj: KubeObject) -> str | None:
@@ -227,18 +293,24 @@ def _group_version(obj: KubeObject) -> tuple[str, str]:
 
 
 def _name(obj: KubeObject) -> str:
-    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+    return f"{obj.get('kind')}/{_metadata(obj).get('name')}"
+
+
+def _metadata(obj: KubeObject) -> dict[str, Any]:
+    """The object's metadata, or nothing where a patch made it something else."""
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _identity(obj: KubeObject) -> tuple[Any, ...]:
-    metadata = obj.get("metadata") or {}
+    metadata = _metadata(obj)
     return (obj.get("apiVersion"), obj.get("kind"), metadata.get("name"), metadata.get("namespace"))
 
 
 def _selects(patch: Patch, obj: KubeObject) -> bool:
     target = patch.selects
     group, version = _group_version(obj)
-    metadata = obj.get("metadata") or {}
+    metadata = _metadata(obj)
     fields = [
         (target.group, group),
         (target.version, version),
@@ -251,10 +323,11 @@ def _selects(patch: Patch, obj: KubeObject) -> bool:
         # target_regex, not re: Python's backtracking could stall on `(a|a)*b`.
         if pattern is not None and not target_regex.fullmatch(pattern, str(value)):
             return False
-    for selector, values in (
-        (target.label_selector, metadata.get("labels") or {}),
-        (target.annotation_selector, metadata.get("annotations") or {}),
+    for selector, found in (
+        (target.label_selector, metadata.get("labels")),
+        (target.annotation_selector, metadata.get("annotations")),
     ):
+        values = found if isinstance(found, dict) else {}
         if selector is not None:
             requirements = parse_selector(selector) or ()
             if not all(requirement.matches(values) for requirement in requirements):
@@ -280,14 +353,14 @@ def _no_match(patch: Patch, objects: list[KubeObject]) -> Problem:
     if patch.target is None:
         wanted = f"{patch.body['kind']} {patch.body['metadata']['name']}"
     same_kind = [
-        str(obj["metadata"]["name"])
+        str(_metadata(obj).get("name"))
         for obj in objects
         if target.kind is None or target_regex.fullmatch(target.kind, str(obj.get("kind", "")))
     ]
     hint = (
         f"generated objects of that kind: {', '.join(same_kind)}"
         if same_kind and target.kind is not None
-        else "generated kinds: " + ", ".join(sorted({str(obj["kind"]) for obj in objects}))
+        else "generated kinds: " + ", ".join(sorted({str(obj.get("kind")) for obj in objects}))
     )
     return Problem(patch.origin, patch.label, f"matches no generated object ({wanted})", hint)
 
@@ -460,15 +533,89 @@ def _remove(doc: Any, path: str, op_text: str) -> Any:
     raise PatchError(f"{op_text}: path does not exist")
 
 
+def data_bytes(node: Any, depth: int = 0) -> int:
+    """The size of plain data about as the output writes it, in bytes: every
+    string and key in UTF-8, a number's digits, and for every value its
+    punctuation and its indentation at ``depth`` (block YAML indents each
+    level, so a deep tree of small values is larger written than held)."""
+    total = 0
+    stack = [(node, depth)]
+    while stack:
+        item, level = stack.pop()
+        total += 2 + 2 * level
+        if isinstance(item, dict):
+            for key, value in item.items():
+                total += len(str(key).encode("utf-8", "surrogatepass"))
+                stack.append((value, level + 1))
+        elif isinstance(item, list):
+            stack.extend((value, level + 1) for value in item)
+        elif isinstance(item, str):
+            total += len(item.encode("utf-8", "surrogatepass"))
+        else:
+            total += len(str(item))
+    return total
+
+
+def _replaced_bytes(doc: Any, path: str) -> int:
+    """What an add at ``path`` replaces: a mapping's existing member; nothing
+    in a list (an add inserts there) or where the path does not exist yet."""
+    parts = _pointer(path)
+    node = doc
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return 0
+    if parts and isinstance(node, dict) and parts[-1] in node:
+        return data_bytes(node[parts[-1]], len(parts))
+    return 0
+
+
+def _too_big(size: int, op_text: str) -> PatchError:
+    return PatchError(
+        f"{op_text}: the object would grow to more than {MAX_OBJECT_BYTES} bytes "
+        f"({size} or more); the Kubernetes API server stores no object that large"
+    )
+
+
 def _json6902(obj: KubeObject, operations: list[dict[str, Any]]) -> KubeObject:
     doc = copy.deepcopy(obj)
+    # Only `copy` and `move` can make an object grow faster than the patch's
+    # own text (which the readers bound): from the first of them on, the
+    # object's size is kept up to date operation by operation, and one that
+    # would take it past the limit stops before it copies (twelve copies once
+    # made 14 MB in 13 s). The whole object is checked once more after every
+    # patch has applied (_oversized).
+    size: int | None = None
     for number, operation in enumerate(operations):
         op, path = operation["op"], operation["path"]
         op_text = f"operation {number} ({op} {path})"
+        if size is None and op in {"copy", "move"}:
+            size = data_bytes(doc)
+        if size is not None and op in {"add", "copy", "replace", "move"}:
+            depth = len(_pointer(path))
+            if op in {"copy", "move"}:
+                value = _get(doc, operation["from"], op_text)
+            else:
+                value = operation["value"]
+            grown = size + data_bytes(value, depth)
+            if op == "replace":
+                grown -= data_bytes(_get(doc, path, op_text), depth)
+            else:  # add, copy and move replace a mapping's member that is there
+                grown -= _replaced_bytes(doc, path)
+            if op == "move":
+                grown -= data_bytes(value, len(_pointer(operation["from"])))
+            if grown > MAX_OBJECT_BYTES:
+                raise _too_big(grown, op_text)
+            size = grown
         if op == "add":
             _add(doc, path, operation["value"], op_text)
         elif op == "remove":
-            _remove(doc, path, op_text)
+            removed = _remove(doc, path, op_text)
+            if size is not None:
+                size -= data_bytes(removed, len(_pointer(path)))
         elif op == "replace":
             _get(doc, path, op_text)
             parent, last = _parent(doc, path, op_text)

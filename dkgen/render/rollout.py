@@ -24,21 +24,31 @@ _WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", 
 
 
 def _referenced_config_maps(pod_spec: dict[str, Any]) -> Iterator[str]:
-    for volume in pod_spec.get("volumes") or []:
-        if "configMap" in volume:
-            yield volume["configMap"].get("name", "")
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if "configMap" in source:
-                yield source["configMap"].get("name", "")
-    containers = [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]
-    for container in containers:
-        for env in container.get("env") or []:
-            ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
-            if ref:
-                yield ref.get("name", "")
-        for source in container.get("envFrom") or []:
-            if "configMapRef" in source:
-                yield source["configMapRef"].get("name", "")
+    # A patch may give any field any shape the schema allows (null included):
+    # read through _mapping and _items, never by indexing.
+    for volume in _items(pod_spec.get("volumes")):
+        yield _name(_mapping(volume).get("configMap"))
+        for source in _items(_mapping(_mapping(volume).get("projected")).get("sources")):
+            yield _name(_mapping(source).get("configMap"))
+    containers = [*_items(pod_spec.get("initContainers")), *_items(pod_spec.get("containers"))]
+    for container in map(_mapping, containers):
+        for env in _items(container.get("env")):
+            yield _name(_mapping(_mapping(env).get("valueFrom")).get("configMapKeyRef"))
+        for source in _items(container.get("envFrom")):
+            yield _name(_mapping(source).get("configMapRef"))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _name(reference: Any) -> str:
+    name = _mapping(reference).get("name")
+    return name if isinstance(name, str) else ""
 
 
 def config_hash(config_maps: list[KubeObject]) -> str:
@@ -46,7 +56,7 @@ def config_hash(config_maps: list[KubeObject]) -> str:
     canonical = json.dumps(
         sorted(
             [
-                [cm["metadata"]["name"], cm.get("data") or {}, cm.get("binaryData") or {}]
+                [_name(cm.get("metadata")), cm.get("data") or {}, cm.get("binaryData") or {}]
                 for cm in config_maps
             ]
         ),
@@ -59,14 +69,23 @@ def config_hash(config_maps: list[KubeObject]) -> str:
 
 def stamp_config_hashes(objects: list[KubeObject]) -> list[KubeObject]:
     """``objects``, each workload's pod template annotated with its ConfigMaps' hash."""
-    config_maps = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "ConfigMap"}
+    config_maps = {
+        _name(obj.get("metadata")): obj for obj in objects if obj.get("kind") == "ConfigMap"
+    }
+    config_maps.pop("", None)
     for obj in objects:
-        template = (obj.get("spec") or {}).get("template")
-        if obj["kind"] not in _WORKLOADS or not isinstance(template, dict):
+        template = _mapping(obj.get("spec")).get("template")
+        if obj.get("kind") not in _WORKLOADS or not isinstance(template, dict):
             continue
-        names = sorted(set(_referenced_config_maps(template.get("spec") or {})) & set(config_maps))
+        names = sorted(
+            set(_referenced_config_maps(_mapping(template.get("spec")))) & set(config_maps)
+        )
         if not names:
             continue
-        annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+        if not isinstance(template.get("metadata"), dict):
+            template["metadata"] = {}
+        if not isinstance(template["metadata"].get("annotations"), dict):
+            template["metadata"]["annotations"] = {}
+        annotations = template["metadata"]["annotations"]
         annotations[CONFIG_HASH_ANNOTATION] = config_hash([config_maps[n] for n in names])
     return objects

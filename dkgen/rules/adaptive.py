@@ -13,6 +13,13 @@ For every group with ``adaptive`` (README "Adaptive scaling"):
 * A named adaptive group that declares no ``resources`` is a **warning**: its
   demand is the work only it can run, which is work that asks for resources
   it declares; without any, nothing counts toward it and it stays at its min.
+* A named adaptive group whose every resource an earlier group in the
+  routing order (``default`` first, then by name) declares as much of or
+  more is a **warning**: a task goes to the first group that can run it, so
+  all the work this group could run goes to the earlier one, and the group
+  never grows past its min. A warning, as for a group without resources:
+  the cluster works (the work runs, on the other group), only the scaling
+  the user asked for never happens; ``--strict`` makes it an error.
 * ``scheduler.tcp_port`` or ``scheduler.bokeh_port`` equal to the
   autoscaler's port (8788) is an **error** while a group is adaptive.
 """
@@ -37,6 +44,41 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
         yield from _check_group(settings, pool, where)
     if pools:
         yield from _check_ports(settings, where)
+    yield from _check_shadowed(settings, where)
+
+
+def _check_shadowed(settings: Settings, where: Locator) -> Iterator[Problem]:
+    """Adaptive groups whose work an earlier group always takes
+    (dkgen/pod/dkgen_autoscaler.py's ``home``: the first group, in
+    ``settings.workers`` order, declaring enough of every resource asked)."""
+    for position, group in enumerate(settings.workers):
+        if group.name == DEFAULT_GROUP or group.adaptive is None or not group.resources:
+            continue
+        shadow = next(
+            (
+                earlier
+                for earlier in settings.workers[:position]
+                if all(dict(earlier.resources).get(k, 0) >= v for k, v in group.resources)
+            ),
+            None,
+        )
+        if shadow is None:
+            continue
+        path = where.path(group.name, "resources")
+        if path[0] != "worker_groups":  # inherited from the default group: point at the group
+            path = where.path(group.name, "adaptive")
+        declared = ", ".join(f"{k}: {v:g}" for k, v in group.resources)
+        yield Problem(
+            where.origin(path),
+            format_path(path),
+            f"the {shadow.name} group declares at least as much of every resource this "
+            f"group does ({declared}), so all the work this group could run goes to "
+            f"{shadow.name} first and this group never scales above adaptive.min",
+            f"give worker_groups.{group.name}.resources a resource (or an amount) that "
+            f"{shadow.name} lacks, and submit its work with resources={{...}} asking for it "
+            '(docs/adaptive.md, "Per-group demand")',
+            severity="warning",
+        )
 
 
 def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator[Problem]:

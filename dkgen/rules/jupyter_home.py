@@ -54,8 +54,17 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
 
 def _strategy(objects: list[KubeObject]) -> object:
     for obj in objects:
-        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == JUPYTER_DEPLOYMENT:
-            return obj["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        metadata = obj.get("metadata")
+        if obj.get("kind") == "Deployment" and isinstance(metadata, dict):
+            if metadata.get("name") != JUPYTER_DEPLOYMENT:
+                continue
+            # The schema lets a patch write null for either (the API server's default).
+            spec, strategy = obj.get("spec"), None
+            if isinstance(spec, dict):
+                strategy = spec.get("strategy")
+            if isinstance(strategy, dict) and strategy.get("type"):
+                return strategy["type"]
+            return "RollingUpdate"
     return None  # a patch deleted it: nothing mounts the disk
 
 

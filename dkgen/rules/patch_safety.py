@@ -84,10 +84,11 @@ def _admits_everyone(policy: KubeObject) -> bool:
     spec = _mapping(policy.get("spec"))
     if not isinstance(spec.get("podSelector"), dict):
         return True
-    for rule in spec.get("ingress") or []:
+    ingress = spec.get("ingress")
+    for rule in ingress if isinstance(ingress, list) else []:
         # A rule without `from` (or with an empty peer) admits every source.
         peers = _mapping(rule).get("from")
-        if not peers or {} in peers:
+        if not peers or (isinstance(peers, list) and {} in peers):
             return True
     return False
 
@@ -99,14 +100,14 @@ def _pod_problems(obj: KubeObject) -> Iterator[str]:
     for field in _HOST_ACCESS:
         if pod.get(field) is True:
             yield f"the pod uses {field}"
-    for volume in pod.get("volumes") or []:
+    for volume in _items(pod.get("volumes")):
         if isinstance(volume, dict) and "hostPath" in volume:
             yield f"the pod mounts the node's files (hostPath volume {volume.get('name')})"
     pod_context = _mapping(pod.get("securityContext"))
     if pod_context.get("runAsNonRoot") is False or pod_context.get("runAsUser") == 0:
         yield "the pod may run as root"
     for field in _CONTAINER_LISTS:
-        for container in pod.get(field) or []:
+        for container in _items(pod.get(field)):
             if not isinstance(container, dict):
                 continue
             context = _mapping(container.get("securityContext"))
@@ -125,6 +126,11 @@ def _pod_spec(obj: KubeObject) -> dict[str, Any] | None:
     template = _mapping(_mapping(obj.get("spec")).get("template"))
     spec = template.get("spec")
     return spec if isinstance(spec, dict) else None
+
+
+def _items(value: Any) -> list[Any]:
+    # Patched objects reach this rule unchecked (patched_or_none): any shape.
+    return value if isinstance(value, list) else []
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def _check_token_secret(where: Locator) -> Iterator[Problem]:
     token_secret = where.data["jupyter"]["token_secret"]
     if looks_like_token(token_secret):
         yield Problem(
-            redacted(where.origin(("jupyter", "token_secret"))),
+            redacted(where.origin(("jupyter", "token_secret")), always=True),
             "jupyter.token_secret",
             "looks like a token itself; this setting is the *name* of the Secret that holds it",
             "name the Secret (e.g. jupyter-token) and put the token into it at apply time",

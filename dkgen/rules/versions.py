@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,7 @@ from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.records import dataclass
 from dkgen.resources import rapids_dask_path
 from dkgen.rules.conflict import conflict, order
-from dkgen.settings import Settings
+from dkgen.settings import Patch, Settings
 
 _DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
 _OFFICIAL = re.compile(
@@ -251,3 +252,66 @@ def _problem(
         hint,
         severity,
     )
+
+
+def patched_image_problems(
+    settings: Settings,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    touched: Mapping[tuple[Any, ...], Patch],
+) -> list[Problem]:
+    """The one-version rule on the patched objects: a container image a patch
+    set whose Dask release or Python differs from ``scheduler.image``'s (which
+    :func:`check` held every component to), at the patch that set it.
+    Images whose versions dkgen cannot read are left alone: the settings'
+    own images are the ones the rule must read."""
+    from dkgen.render.patches import identity  # noqa: PLC0415  # render imports the rules
+
+    originals = {identity(obj): _images(obj) for obj in before}
+    # The settings' scheduler image: check() held every component to it.
+    reference = image_facts(settings.scheduler.image, settings)
+    if not isinstance(reference, ImageFacts):
+        return []
+    problems = []
+    for obj in after:
+        patch = touched.get(identity(obj))
+        if patch is None or obj.get("kind") != "Deployment":
+            continue
+        old = originals.get(identity(obj), {})
+        for container, image in _images(obj).items():
+            facts = image_facts(image, settings)
+            if old.get(container) == image or not isinstance(facts, ImageFacts):
+                continue
+            differs = (
+                f"Dask {facts.dask}, but scheduler.image runs Dask {reference.dask}"
+                if facts.dask != reference.dask
+                else f"Python {facts.python}, but scheduler.image runs Python {reference.python}"
+                if facts.python and reference.python and facts.python != reference.python
+                else None
+            )
+            if differs:
+                problems.append(
+                    Problem(
+                        patch.origin,
+                        patch.label,
+                        f"Deployment/{identity(obj)[2]}: container {container} gets {image}, "
+                        f"which runs {differs}",
+                        "run one Dask release and Python everywhere: set the image in the "
+                        "settings (scheduler.image, workers.image, jupyter.image), where the "
+                        "version rule checks it, not with a patch",
+                    )
+                )
+    return problems
+
+
+def _images(obj: dict[str, Any]) -> dict[str, str]:
+    """Container name -> image, of a pod template (read through any shape)."""
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    pod = template.get("spec") if isinstance(template, dict) else None
+    containers = pod.get("containers") if isinstance(pod, dict) else None
+    found = {}
+    for container in containers if isinstance(containers, list) else []:
+        if isinstance(container, dict) and isinstance(container.get("image"), str):
+            found[str(container.get("name"))] = container["image"]
+    return found

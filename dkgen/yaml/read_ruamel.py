@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dkgen.errors import DkgenError, InputError, Origin
 from dkgen.keypath import KeyPath, format_path
-from dkgen.limits import MAX_DEPTH, MAX_VALUES
+from dkgen.limits import MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_VALUES
 from dkgen.yaml import Document
 
 if TYPE_CHECKING:
@@ -293,6 +293,7 @@ def _convert(document: CommentedMap, source: str) -> Document:
     values: dict[KeyPath, Origin] = {(): Origin(source, 1, 1)}
     keys: dict[KeyPath, Origin] = {}
     budget = [MAX_VALUES]
+    text = [MAX_EXPANDED_BYTES]
     # Containers already walked: meeting one again means an alias is being
     # expanded. The first such path is where the expansion started.
     walked: set[int] = set()
@@ -324,10 +325,14 @@ def _convert(document: CommentedMap, source: str) -> Document:
 
     def walk(node: Any, path: KeyPath, origin: Origin) -> Any:
         # Aliases share one node, so a "billion laughs" file is small in
-        # memory but huge when walked: the budget stops it early.
+        # memory but huge when walked: the budget stops it early. The byte
+        # budget does the same for an alias of a long string.
         budget[0] -= 1
         if budget[0] < 0:
             raise too_many(path, origin)
+        text[0] -= _text_bytes(node) + (_text_bytes(path[-1]) if path else 0)
+        if text[0] < 0:
+            raise _too_long(expanding[0] if expanding else path, keys, origin)
         if len(path) > MAX_DEPTH:
             raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, CommentedMap | CommentedSeq):
@@ -384,6 +389,34 @@ def _convert(document: CommentedMap, source: str) -> Document:
 
     data = walk(document, (), values[()])
     return Document(data, values, keys)
+
+
+def _too_long(start: KeyPath, keys: dict[KeyPath, Origin], origin: Origin) -> InputError:
+    """Text past MAX_EXPANDED_BYTES: at the key whose value started the
+    alias's expansion (``start``), as the value limit reports it."""
+    named = next((start[:end] for end in range(len(start), 0, -1) if start[:end] in keys), ())
+    return InputError.single(
+        keys.get(named, origin),
+        f"more than {MAX_EXPANDED_BYTES} bytes of text after expanding YAML aliases",
+        path=format_path(named),
+        hint=_TOO_LONG_HINT,
+    )
+
+
+_TOO_LONG_HINT = "an alias repeats its anchor's whole text; write the text once, or shorten it"
+
+
+def _text_bytes(node: Any) -> int:
+    """The UTF-8 bytes of a string or key; other values count nothing here.
+
+    Strings and keys only, so that a document without aliases never holds
+    more than its file did (a UTF-8 file's text decodes to at most its own
+    bytes), and a number's spelling (``1e5`` is ``100000.0``) does not count:
+    numbers are bounded by :data:`MAX_VALUES` already.
+    """
+    if isinstance(node, str):
+        return len(node.encode("utf-8", "surrogatepass"))
+    return 0
 
 
 def _safe_lc(node: CommentedMap | CommentedSeq, kind: str, key: Any) -> tuple[int, int] | None:
@@ -470,10 +503,18 @@ def parse_value(raw: str, origin: Origin, *, hint: str = _QUOTE_HINT) -> Any:
         ) from None
     except (YAMLError, ValueError, RecursionError):
         raise InputError.single(origin, "the value is not valid YAML", hint=hint) from None
-    return _convert_value(parsed, origin, [MAX_VALUES])
+    return _convert_value(parsed, origin, [MAX_VALUES], text=[MAX_EXPANDED_BYTES])
 
 
-def _convert_value(node: Any, origin: Origin, budget: list[int], depth: int = 0) -> Any:
+def _convert_value(
+    node: Any,
+    origin: Origin,
+    budget: list[int],
+    depth: int = 0,
+    *,
+    text: list[int],
+    key_bytes: int = 0,
+) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     # The same bounds as for files: an alias bomb typed into -s stops early
@@ -484,6 +525,13 @@ def _convert_value(node: Any, origin: Origin, budget: list[int], depth: int = 0)
         raise InputError.single(
             origin, f"more than {MAX_VALUES} values after expanding YAML aliases"
         )
+    text[0] -= _text_bytes(node) + key_bytes
+    if text[0] < 0:
+        raise InputError.single(
+            origin,
+            f"more than {MAX_EXPANDED_BYTES} bytes of text after expanding YAML aliases",
+            hint=_TOO_LONG_HINT,
+        )
     if depth > MAX_DEPTH:
         raise InputError.single(origin, f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, CommentedMap | CommentedSeq) and _unsupported_tag(node.tag.value):
@@ -491,7 +539,12 @@ def _convert_value(node: Any, origin: Origin, budget: list[int], depth: int = 0)
             origin, f"the YAML tag {_short_tag(str(node.tag.value))} is not supported"
         )
     if isinstance(node, CommentedMap):
-        return {str(k): _convert_value(v, origin, budget, depth + 1) for k, v in node.items()}
+        return {
+            str(k): _convert_value(
+                v, origin, budget, depth + 1, text=text, key_bytes=_text_bytes(str(k))
+            )
+            for k, v in node.items()
+        }
     if isinstance(node, CommentedSeq):
-        return [_convert_value(v, origin, budget, depth + 1) for v in node]
+        return [_convert_value(v, origin, budget, depth + 1, text=text) for v in node]
     return _scalar(node, (), origin)
