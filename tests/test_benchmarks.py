@@ -58,6 +58,7 @@ def test_a_tiny_run_of_every_measurement(tmp_path: Path) -> None:
     text = run.table(results, run.versions())
     for expected in (
         "## One cluster",
+        "| CPU (user+sys) |",
         "| `dkgen check settings.yaml -o OUT` (up to date) |",
         "| 3 | ",
         "clusters/s",
@@ -67,11 +68,15 @@ def test_a_tiny_run_of_every_measurement(tmp_path: Path) -> None:
     ):
         assert expected in text
     if with_kubectl:
-        assert "| cold build ≤ 2.0\N{MULTIPLICATION SIGN} kustomize | " in text
+        assert "| cold build ≤ 1.0\N{MULTIPLICATION SIGN} kustomize | " in text
         assert "| fleet of 3: build ≤ 0.2\N{MULTIPLICATION SIGN} kustomize | " in text
+
+    # --one-cluster: the one-cluster table alone.
+    alone = run.Results(one=results.one, one_rounds=1)
+    assert "## Fleets" not in run.table(alone, ["one cluster"])
 
     # Without kubectl the dkgen columns still make a table.
     for series in (results.one, *results.fleets.values()):
         series.pop("kustomize", None)
     bare = run.table(results, ["kubectl not found"])
-    assert "| cold build ≤ 2.0\N{MULTIPLICATION SIGN} kustomize | no kubectl |" in bare
+    assert "| cold build ≤ 1.0\N{MULTIPLICATION SIGN} kustomize | no kubectl |" in bare

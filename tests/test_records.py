@@ -156,3 +156,34 @@ def test_every_dkgen_record_is_built_by_dkgen_records() -> None:
                 assert not dataclasses.is_dataclass(value), (
                     f"{info.name}.{value.__name__}: import dataclass from dkgen.records"
                 )
+
+
+def test_a_record_made_often_behaves_the_same_with_its_compiled_initialiser() -> None:
+    """After ``_COMPILE_AFTER`` calls a record's ``__init__`` is compiled from
+    source, as dataclasses writes it; the behaviour stays the standard one."""
+    for body in (point, mutable, explicit_hash):
+        _, rec = both(body)
+        before = rec.__init__
+        for _ in range(records._COMPILE_AFTER):
+            rec(1) if body is not mutable else rec([1])
+        assert rec.__init__ is not before
+    std, rec = both(point)
+    for _ in range(records._COMPILE_AFTER):
+        rec(0)
+    for cls in (std, rec):
+        a = cls(1, 2)
+        assert a == cls(x=1, y=2) and a.tags == () and a.label == "p" and hash(a) == hash(cls(1, 2))
+        for args, kwargs in [
+            ((), {}),
+            ((1, 2, (), "p", 5), {}),
+            ((1,), {"x": 2}),
+            ((1,), {"z": 1}),
+        ]:
+            with pytest.raises(TypeError):
+                cls(*args, **kwargs)
+        with pytest.raises(AttributeError):
+            a.x = 3
+    _, box = both(mutable)
+    for _ in range(records._COMPILE_AFTER + 1):
+        made = box([1, 2])
+    assert made.seen == 2 and box().items is not box().items
