@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dkgen.autoscaling import adaptive_groups, keda_install_commands
+from dkgen.autoscaling import KEDA_MANIFEST_SHA256, KEDA_VERSION, adaptive_groups, keda_commands
 from dkgen.render.common import SERVICE_ACCOUNT
 from dkgen.render.jupyter_home import delete_question_suffix
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
@@ -249,12 +249,14 @@ def credentials_command(settings: Settings) -> list[str]:
             *_location(settings)]  # fmt: skip
 
 
-# Existence checks list with a filter rather than describe: describe fails the
-# same way for "not found" and for a permission or network error, and only
-# the first may lead to a create.
+# Existence checks list rather than describe: describe fails the same way for
+# "not found" and for a permission or network error, and only the first may
+# lead to a create. No --filter: on an empty list gcloud warns that the filter
+# key was in no resource, and a read's warning fails the run (the runtime
+# picks the line it wants).
 def cluster_read_command(settings: Settings) -> list[str]:
     return ["gcloud", "container", "clusters", "list", *_location(settings),
-            f"--filter=name={settings.cluster.name}", _projection(CLUSTER_FIELDS)]  # fmt: skip
+            _projection(CLUSTER_FIELDS)]  # fmt: skip
 
 
 def pools_read_command(settings: Settings) -> list[str]:
@@ -289,8 +291,7 @@ def _account_id(email: str) -> str:
 
 def account_lookup_command(settings: Settings, email: str) -> list[str]:
     return ["gcloud", "iam", "service-accounts", "list",
-            "--project", settings.cluster.project or "", f"--filter=email={email}",
-            "--format=value(email)"]  # fmt: skip
+            "--project", settings.cluster.project or "", "--format=value(email)"]  # fmt: skip
 
 
 def account_create_command(settings: Settings, email: str) -> list[str]:
@@ -584,12 +585,10 @@ def _keda_state(settings: Settings) -> list[str]:
     server-side apply of the pinned release, so re-running it changes nothing."""
     if not adaptive_groups(settings):
         return []
-    install, wait = keda_install_commands()
     return [
         "",
         "  # KEDA, which scales the adaptive worker groups.",
-        _define("keda", "-", "install", install),
-        _define("keda", "-", "wait", wait),
+        *(_define("keda", "-", verb, command) for verb, command in keda_commands().items()),
     ]
 
 
@@ -665,6 +664,9 @@ USAGE
 cluster_name={_q(settings.cluster.name)}
 url_field={_field("instanceGroupUrls")}
 delete_question_suffix={_q(delete_question_suffix(settings))}
+project_flag=({" ".join(_q(w) for w in _project(settings))})
+keda_version={_q(KEDA_VERSION)}
+keda_sha256={_q(KEDA_MANIFEST_SHA256)}
 
 wanted_state() {{
 {_wanted_state(settings)}
