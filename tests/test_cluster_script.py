@@ -182,3 +182,20 @@ def test_delete_asks_first_and_stops_without_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no terminal to ask: Delete GKE cluster dask-research" in result.stderr
     assert "--yes" in result.stderr
+
+
+# ------------------------------------------------------------------ the runtime
+
+RUNTIME = Path(cluster_script.__file__).parent / "cluster_runtime.sh"
+
+
+def test_the_runtime_is_shellcheck_clean_on_its_own() -> None:
+    validators.shellcheck(RUNTIME)
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=lambda p: p.name)
+def test_every_script_carries_the_runtime_verbatim(case: Path) -> None:
+    """One runtime, byte for byte in every cluster.sh: a dkgen upgrade that
+    changes it shows as one hunk of `git diff out/`, the same in every build."""
+    runtime = RUNTIME.read_text().removeprefix("# shellcheck shell=bash\n")
+    assert runtime in (case / "expected" / "cluster.sh").read_text()
