@@ -462,3 +462,52 @@ def test_a_question_reads_the_terminal(world: World) -> None:
     assert os.waitstatus_to_exitcode(status) == 0, output.decode(errors="replace")
     pools = {p["name"] for p in next(iter(world.emulator.state.clusters.values()))["nodePools"]}
     assert "workers-big" not in pools
+
+
+FAKE_KEDA_KUBECTL = """#!/usr/bin/env bash
+printf '%s\\n' "kubectl $*" >> "$KUBECTL_LOG"
+if [[ "$1 $2 $3" == "get deployment keda-operator" ]]; then
+  printf '%s' "${KEDA_IMAGE:-}"
+fi
+"""
+FAKE_CURL = """#!/usr/bin/env bash
+# The last word is the file curl writes (cluster.sh: --output FILE).
+printf 'kind: Namespace\\n' > "${@: -1}"
+"""
+
+
+def test_keda_shows_in_diff_and_installs_only_what_its_digest_allows(world: World) -> None:
+    import hashlib
+
+    bin_dir = world.home / "bin"
+    (bin_dir / "kubectl").write_text(FAKE_KEDA_KUBECTL)
+    (bin_dir / "curl").write_text(FAKE_CURL)
+    (bin_dir / "curl").chmod(0o755)
+    world.build(merge(BASE, {"cluster": {"autoscaling": True, "min_nodes": 0, "max_nodes": 4},
+                             "workers": {"adaptive": {"min": 1, "max": 8}}}))  # fmt: skip
+    assert "KEDA: not installed -> 2.20.2 (install)" in world.diff()
+    # No digest pinned: apply makes the cluster, then refuses to apply what it cannot check.
+    refused = world.run("apply")
+    assert refused.returncode == 1
+    digest = hashlib.sha256(b"kind: Namespace\n").hexdigest()
+    assert "KEDA_MANIFEST_SHA256" in refused.stderr and digest in refused.stderr
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    script = world.script.read_text()
+    # A wrong digest: refused too.
+    world.script.write_text(script.replace("keda_sha256=''", "keda_sha256=" + "0" * 64))
+    wrong = world.run("apply")
+    assert wrong.returncode == 1 and "does not match" in wrong.stderr
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    # The right digest: installed.
+    world.script.write_text(script.replace("keda_sha256=''", f"keda_sha256={digest}"))
+    world.apply()
+    assert "kubectl apply --server-side -f" in world.kubectl_log.read_text()
+    # Installed at the pinned release: neither diff nor apply touches it again.
+    world.env["KEDA_IMAGE"] = "ghcr.io/kedacore/keda:2.20.2"
+    assert world.diff() == []
+    world.kubectl_log.write_text("")
+    world.apply()
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    # Another release running: an upgrade shows.
+    world.env["KEDA_IMAGE"] = "ghcr.io/kedacore/keda:2.19.0"
+    assert world.diff() == ["KEDA: 2.19.0 -> 2.20.2 (install)"]
