@@ -26,6 +26,10 @@ What it keeps and enforces (facts from gcloud 528's generated API messages,
   answer NOT_FOUND that many times, as IAM's eventual consistency does.
 * Cloud Storage JSON API: bucket IAM policies (``b/BUCKET/iam``).
 * Service Usage: every API is ENABLED (``clusters create`` asks).
+* GKE answers in proto3 JSON (:func:`proto3_json`): every field at its default
+  is left out, as the real API does. Compute's batch requests (gcloud reads
+  several zones in one) are answered part by part (:meth:`GkeEmulator.handle_batch`),
+  so a fault can deny one zone while the others answer.
 
 ``fail_next(method, pattern, status)`` injects a fault into the next matching
 request. ``requests`` logs every request; ``mutations()`` the state-changing
@@ -67,6 +71,27 @@ NODE_POOL_REQUEST_KEYS = {"name", "nodeVersion", "imageType", "etag", "projectId
                           "clusterId", "nodePoolId"}  # fmt: skip
 CLUSTER_UPDATABLE = {"desiredReleaseChannel", "desiredWorkloadIdentityConfig",
                      "desiredNodePoolAutoscaling"}  # fmt: skip
+
+
+STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+          409: "ALREADY_EXISTS", 503: "UNAVAILABLE"}  # fmt: skip
+
+
+def proto3_json(value: Any) -> Any:
+    """``value`` as GKE sends it: proto3 JSON leaves out every field at its default
+    (false, 0, "", an enum's ...UNSPECIFIED, empty lists and messages)."""
+    if isinstance(value, dict):
+        kept = {k: proto3_json(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if not _is_default(v)}
+    if isinstance(value, list):
+        return [proto3_json(v) for v in value]
+    return value
+
+
+def _is_default(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == "" or value.endswith("UNSPECIFIED")
+    return value is False or value == 0 or value in ([], {}) or value is None
 
 
 class ApiError(Exception):
@@ -123,6 +148,8 @@ class GkeEmulator:
         self.unknown: list[str] = []
         self.faults: list[Fault] = []
         self.propagation_delay = 0
+        # Zones whose instance groups the caller is denied (see _list_groups).
+        self.denied_zones: set[str] = set()
         self._pending_propagation: dict[str, int] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -144,10 +171,14 @@ class GkeEmulator:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                code, payload = emulator.handle(self.command, self.path, raw)
-                data = json.dumps(payload).encode()
+                content_type = "application/json; charset=UTF-8"
+                if self.path.startswith("/batch/"):
+                    code, data, content_type = emulator.handle_batch(raw)
+                else:
+                    code, payload = emulator.handle(self.command, self.path, raw)
+                    data = json.dumps(payload).encode()
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -206,6 +237,31 @@ class GkeEmulator:
     def mutations(self) -> list[Request]:
         return [r for r in self.requests if r.mutating and r.status < 400]
 
+    def handle_batch(self, raw: bytes) -> tuple[int, bytes, str]:
+        """A batch request (multipart/mixed of HTTP requests), as gcloud compute sends
+        when it reads several zones: each part answered on its own, so one part
+        can fail (a 403 on one zone) while the others succeed."""
+        text = raw.decode()
+        boundary = text.split("\n", 1)[0].strip()
+        answers = []
+        for part in text.split(boundary)[1:]:
+            if part.strip() in ("", "--"):
+                continue
+            headers, _, request = part.lstrip("\r\n").partition("\n\n")
+            content_id = re.search(r"Content-ID: <([^>]*)>", headers)
+            request_line, _, rest = request.partition("\n")
+            method, path, _ = request_line.split(" ", 2)
+            body = rest.partition("\n\n")[2].strip().encode()
+            code, payload = self.handle(method, path, body)
+            answers.append(
+                f"--batch\nContent-Type: application/http\n"
+                f"Content-ID: <response-{content_id.group(1) if content_id else ''}>\n\n"
+                f"HTTP/1.1 {code} {'OK' if code < 400 else 'Error'}\n"
+                f"Content-Type: application/json; charset=UTF-8\n\n{json.dumps(payload)}\n"
+            )
+        data = ("".join(answers) + "--batch--\n").encode()
+        return 200, data, "multipart/mixed; boundary=batch"
+
     def handle(self, method: str, raw_path: str, raw: bytes) -> tuple[int, Any]:
         path = urlsplit(raw_path).path
         query = parse_qs(urlsplit(raw_path).query)
@@ -217,12 +273,18 @@ class GkeEmulator:
                 for fault in self.faults:
                     if fault.times and fault.method == method and fault.pattern.search(path):
                         fault.times -= 1
-                        raise ApiError(fault.code, "UNAVAILABLE", "injected fault")
+                        raise ApiError(
+                            fault.code,
+                            STATUS.get(fault.code, "UNAVAILABLE"),
+                            f"injected fault ({fault.code})",
+                        )
                 for route_method, pattern, handler in self._routes:
                     match = pattern.fullmatch(path)
                     if route_method == method and match:
                         result = handler(*match.groups(), body=body, query=query)
                         request.status = 200
+                        if path.startswith("/container/"):
+                            result = proto3_json(result)
                         return 200, result
                 self.unknown.append(f"{method} {path}")
                 raise ApiError(501, "UNIMPLEMENTED", f"emulator: no route for {method} {path}")
@@ -519,9 +581,17 @@ class GkeEmulator:
 
     def _list_groups(self, project: str, **_: Any) -> Any:
         items: dict[str, Any] = {}
+        # A zone the caller may not read: the aggregated list still answers 200,
+        # with a warning in that zone's place (what returnPartialSuccess gives).
+        for zone in sorted(self.denied_zones):
+            items[f"zones/{zone}"] = {"warning": {
+                "code": "UNREACHABLE",
+                "message": f"Required 'compute.instanceGroupManagers.list' permission for "
+                           f"'projects/{project}/zones/{zone}' (403)",
+                "data": [{"key": "scope", "value": f"zones/{zone}"}]}}  # fmt: skip
         for key, size in sorted(self.state.instance_groups.items()):
             group_project, zone, name = key.split("/")
-            if group_project == project:
+            if group_project == project and zone not in self.denied_zones:
                 items.setdefault(f"zones/{zone}", {"instanceGroupManagers": []})[
                     "instanceGroupManagers"
                 ].append(

@@ -271,6 +271,28 @@ STEPS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("group removed", {"worker_groups": {}}, [
         "node pool workers-gpu: delete",
     ]),
+    # GKE leaves out fields at their default (proto3): a floor of 0 is no field at all.
+    ("min zero", {"cluster": {"autoscaling": True, "min_nodes": 0, "max_nodes": 4}}, [
+        "node pool workers-default: autoscaling off -> on (in place)",
+        "node pool workers-default: min nodes none -> 0 (in place)",
+        "node pool workers-default: max nodes none -> 4 (in place)",
+    ]),
+    # Labels are compared as sets of key=value, whatever order each side sorts them in.
+    ("prefix labels", {"cluster": {"labels": {"team": "a", "team-lead": "b"}}}, [
+        "cluster dask-day2: labels none -> team-lead=b;team=a (in place)",
+    ]),
+    ("bucket raised", {"gcs": {"buckets": [{"name": "raw-data", "access": "admin"}]}}, [
+        "bucket raw-data: grant roles/storage.objectAdmin to "
+        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+        "bucket raw-data: revoke roles/storage.objectViewer from "
+        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+    ]),
+    ("bucket lowered", {"gcs": {"buckets": [{"name": "raw-data", "access": "read"}]}}, [
+        "bucket raw-data: grant roles/storage.objectViewer to "
+        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+        "bucket raw-data: revoke roles/storage.objectAdmin from "
+        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+    ]),
 ]  # fmt: skip
 
 
@@ -292,7 +314,19 @@ def test_every_settings_change_reaches_the_cluster(world: World) -> None:
             world.apply("--yes")
         assert live(world) == wanted(settings), name
         assert world.diff() == [], name
+        # A second apply sends no mutating request, against answers shaped as GKE's.
+        before = len(world.emulator.requests)
+        mutations = len(world.emulator.mutations())
+        world.apply()
+        assert len(world.emulator.mutations()) == mutations, [
+            f"{r.method} {r.path}" for r in world.emulator.requests[before:] if r.mutating
+        ]
     assert_iam(world)
+    # Only the wanted role is left on the bucket: the stronger one went.
+    email = f"serviceAccount:{world.settings.gcs.service_account}"  # type: ignore[union-attr]
+    assert {r for r, m in world.emulator.bindings("bucket", "raw-data") if m == email} == {
+        "roles/storage.objectViewer"
+    }
 
 
 def test_an_interrupted_apply_finishes_on_the_next_run(world: World) -> None:
@@ -325,3 +359,156 @@ def test_delete_is_idempotent(world: World) -> None:
     # LoadBalancers went first, while the cluster was there; not once it was gone.
     kubectl = world.kubectl_log.read_text().splitlines()
     assert kubectl.count("kubectl delete ingress --all-namespaces --all --wait=true") == 2
+
+
+def test_a_partly_failed_read_fails_the_run_and_changes_nothing(world: World) -> None:
+    """gcloud answers a zone it may not read with a warning and exit 0; taken for
+    "no nodes" it would resize every fixed-size pool."""
+    world.build(BASE)
+    world.apply()
+    mutations = len(world.emulator.mutations())
+    world.emulator.denied_zones.add(ZONE)
+    for action in ("apply", "diff"):
+        result = world.run(action)
+        assert result.returncode == 1, (action, result.stderr)
+        assert "could not read the live state" in result.stderr
+        assert "compute instance-groups managed list" in result.stderr  # what could not be read
+        assert "(403)" in result.stderr  # and why, as gcloud said it
+    assert len(world.emulator.mutations()) == mutations
+
+
+def test_delete_that_cannot_read_a_grant_fails_and_can_be_rerun(world: World) -> None:
+    world.build(BASE)
+    world.apply()
+    email = world.settings.gcs.service_account  # type: ignore[union-attr]
+    world.emulator.fail_next("GET", r"/storage/b/raw-data/iam", code=403, times=5)
+    failed = world.run("delete", "--yes")
+    assert failed.returncode == 1
+    assert "gs://raw-data" in failed.stderr
+    # Nothing after the failed read ran: the grant, the account and the cluster are there.
+    assert world.emulator.bindings("bucket", "raw-data")
+    assert email in world.emulator.state.accounts
+    assert world.emulator.state.clusters
+    world.emulator.faults.clear()
+    again = world.run("delete", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert world.emulator.bindings("bucket", "raw-data") == set()
+    assert world.emulator.state.accounts == {}
+    assert world.emulator.state.clusters == {}
+
+
+def test_delete_finishes_when_kubernetes_does_not_answer(world: World) -> None:
+    world.build(BASE)
+    world.apply()
+    (world.home / "bin" / "kubectl").write_text(
+        "#!/bin/sh\necho 'connection refused' >&2\nexit 1\n"
+    )
+    result = world.run("delete", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert world.emulator.state.clusters == {}
+    assert "gcloud compute forwarding-rules list --project proj-1" in result.stderr
+
+
+def test_no_retry_message_for_a_failure_that_is_not_propagation(world: World) -> None:
+    world.build(BASE)
+    world.emulator.fail_next("POST", r":getIamPolicy$", code=403, times=50)
+    result = world.run("apply")
+    assert result.returncode == 1
+    assert "IAM reaches new accounts slowly" not in result.stderr
+    assert "PERMISSION_DENIED" in result.stderr or "403" in result.stderr
+
+
+def _removed_pool_world(world: World) -> None:
+    world.build(merge(BASE, {"worker_groups": {"big": {"machine_type": "n2-highmem-8"}}}))
+    world.apply()
+    world.build(BASE)
+
+
+def test_a_question_with_no_terminal_stops_and_names_yes(world: World) -> None:
+    _removed_pool_world(world)
+    # setsid: no controlling terminal, as under CI or cron; stdin says "y" and must not count.
+    result = subprocess.run(
+        ["setsid", "bash", str(world.script), "apply"], env=world.env, input="y\n",
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Delete node pool workers-big" in result.stderr
+    assert "--yes" in result.stderr
+    assert "workers-big" in {p["name"] for p in next(iter(
+        world.emulator.state.clusters.values()))["nodePools"]}  # fmt: skip
+
+
+def test_a_question_reads_the_terminal(world: World) -> None:
+    import pty
+
+    _removed_pool_world(world)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve("/bin/bash", ["bash", str(world.script), "apply"], world.env)
+    output = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(fd, b"y\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    assert answered, output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, output.decode(errors="replace")
+    pools = {p["name"] for p in next(iter(world.emulator.state.clusters.values()))["nodePools"]}
+    assert "workers-big" not in pools
+
+
+FAKE_KEDA_KUBECTL = """#!/usr/bin/env bash
+printf '%s\\n' "kubectl $*" >> "$KUBECTL_LOG"
+if [[ "$1 $2 $3" == "get deployment keda-operator" ]]; then
+  printf '%s' "${KEDA_IMAGE:-}"
+fi
+"""
+FAKE_CURL = """#!/usr/bin/env bash
+# The last word is the file curl writes (cluster.sh: --output FILE).
+printf 'kind: Namespace\\n' > "${@: -1}"
+"""
+
+
+def test_keda_shows_in_diff_and_installs_only_what_its_digest_allows(world: World) -> None:
+    import hashlib
+
+    bin_dir = world.home / "bin"
+    (bin_dir / "kubectl").write_text(FAKE_KEDA_KUBECTL)
+    (bin_dir / "curl").write_text(FAKE_CURL)
+    (bin_dir / "curl").chmod(0o755)
+    world.build(merge(BASE, {"cluster": {"autoscaling": True, "min_nodes": 0, "max_nodes": 4},
+                             "workers": {"adaptive": {"min": 1, "max": 8}}}))  # fmt: skip
+    assert "KEDA: not installed -> 2.20.2 (install)" in world.diff()
+    # No digest pinned: apply makes the cluster, then refuses to apply what it cannot check.
+    refused = world.run("apply")
+    assert refused.returncode == 1
+    digest = hashlib.sha256(b"kind: Namespace\n").hexdigest()
+    assert "KEDA_MANIFEST_SHA256" in refused.stderr and digest in refused.stderr
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    script = world.script.read_text()
+    # A wrong digest: refused too.
+    world.script.write_text(script.replace("keda_sha256=''", "keda_sha256=" + "0" * 64))
+    wrong = world.run("apply")
+    assert wrong.returncode == 1 and "does not match" in wrong.stderr
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    # The right digest: installed.
+    world.script.write_text(script.replace("keda_sha256=''", f"keda_sha256={digest}"))
+    world.apply()
+    assert "kubectl apply --server-side -f" in world.kubectl_log.read_text()
+    # Installed at the pinned release: neither diff nor apply touches it again.
+    world.env["KEDA_IMAGE"] = "ghcr.io/kedacore/keda:2.20.2"
+    assert world.diff() == []
+    world.kubectl_log.write_text("")
+    world.apply()
+    assert "apply --server-side" not in world.kubectl_log.read_text()
+    # Another release running: an upgrade shows.
+    world.env["KEDA_IMAGE"] = "ghcr.io/kedacore/keda:2.19.0"
+    assert world.diff() == ["KEDA: 2.19.0 -> 2.20.2 (install)"]

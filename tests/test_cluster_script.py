@@ -17,6 +17,7 @@ import yaml
 
 from dkgen import records
 from dkgen.compiler import compile_settings, header
+from dkgen.render import cluster_script
 from dkgen.render.cluster_script import render_cluster_script
 from tests import validators
 from tests.test_golden import CASE_DIRS, case_args
@@ -167,10 +168,34 @@ def test_help_prints_the_usage() -> None:
     assert "set -euo pipefail" not in result.stdout
 
 
-def test_delete_asks_first_and_stops_on_no(tmp_path: Path) -> None:
-    """Nothing runs (no gcloud: the empty PATH would fail it) before the answer."""
-    result = subprocess.run(["/bin/bash", str(SCRIPT), "delete"], input="n\n",
+def test_delete_asks_first_and_stops_without_a_terminal(tmp_path: Path) -> None:
+    """Nothing runs (no gcloud: the empty PATH would fail it) before the answer,
+    and the answer comes from the terminal only: a "y" on stdin does not count.
+    start_new_session: no controlling terminal, as under CI."""
+    import shutil
+
+    for tool in ("mktemp", "rm"):  # the script's temporary file; no gcloud, no kubectl
+        (tmp_path / tool).symlink_to(shutil.which(tool) or tool)
+    result = subprocess.run(["/bin/bash", str(SCRIPT), "delete"], input="y\n",
                             capture_output=True, text=True, check=False,
-                            env={"PATH": str(tmp_path)})  # fmt: skip
+                            env={"PATH": str(tmp_path)}, start_new_session=True)  # fmt: skip
     assert result.returncode == 1
-    assert "not deleted" in result.stderr
+    assert "no terminal to ask: Delete GKE cluster dask-research" in result.stderr
+    assert "--yes" in result.stderr
+
+
+# ------------------------------------------------------------------ the runtime
+
+RUNTIME = Path(cluster_script.__file__).parent / "cluster_runtime.sh"
+
+
+def test_the_runtime_is_shellcheck_clean_on_its_own() -> None:
+    validators.shellcheck(RUNTIME)
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=lambda p: p.name)
+def test_every_script_carries_the_runtime_verbatim(case: Path) -> None:
+    """One runtime, byte for byte in every cluster.sh: a dkgen upgrade that
+    changes it shows as one hunk of `git diff out/`, the same in every build."""
+    runtime = RUNTIME.read_text().removeprefix("# shellcheck shell=bash\n")
+    assert runtime in (case / "expected" / "cluster.sh").read_text()
