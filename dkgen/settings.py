@@ -64,6 +64,8 @@ class NodePool:
     preemptible: bool
     spot: bool
     accelerator: Accelerator | None
+    # Internal IP addresses only (cluster.private_nodes, or the group's own).
+    private_nodes: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,36 @@ class GcsAccess:
     buckets: tuple[Bucket, ...]
 
 
+Egress = Literal["cloud_nat", "existing", "none"]
+Endpoint = Literal["dns", "ip"]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """How kubectl reaches the control plane (``cluster.control_plane``)."""
+
+    endpoint: Endpoint = "dns"
+    authorized_networks: tuple[str, ...] = ()
+    allow_internet: bool = False
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """The Google service account every node pool runs as.
+
+    ``account_id`` is set when cluster.sh creates the account (and deletes it
+    with the cluster); ``email`` is None only then, when ``cluster.project``
+    is null and gcloud's configured project completes it at run time.
+    """
+
+    email: str | None
+    account_id: str | None
+
+    @property
+    def managed(self) -> bool:
+        return self.account_id is not None
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -138,11 +170,35 @@ class Cluster:
     network_tags: tuple[str, ...]
     labels: tuple[tuple[str, str], ...]
     core_pool: NodePool
+    # Hardening (issue 21): the cluster's default for private nodes (the core
+    # pool's, and every group's unless it says otherwise), egress, the control
+    # plane's endpoint, the nodes' identity, Shielded VM secure boot.
+    private_nodes: bool = True
+    egress: Egress = "cloud_nat"
+    control_plane: ControlPlane = field(default_factory=ControlPlane)
+    node_identity: NodeIdentity = field(default_factory=lambda: NodeIdentity(None, None))
+    secure_boot: bool = True
 
     @property
     def location(self) -> str:
         """The zone or region, whichever the cluster uses."""
         return self.region or self.zone or ""
+
+    @property
+    def cloud_region(self) -> str:
+        """The region the cluster is in (a zone's region for a zonal cluster):
+        where its Cloud Router and NAT live."""
+        return self.region or (self.zone or "").rsplit("-", 1)[0]
+
+    @property
+    def router_name(self) -> str:
+        """The Cloud Router cluster.sh creates for ``egress: cloud_nat``."""
+        return f"{self.name}-router"
+
+    @property
+    def nat_name(self) -> str:
+        """The NAT configuration on :attr:`router_name`."""
+        return f"{self.name}-nat"
 
 
 @dataclass(frozen=True)
@@ -311,6 +367,38 @@ def managed_service_account(cluster_name: str, project: str) -> str:
 # IAM service account IDs: 6-30 characters, [a-z][-a-z0-9]*[a-z0-9].
 _ACCOUNT_ID_MAX = 30
 _ACCOUNT_DIGEST = 6
+_NODE_ACCOUNT_SUFFIX = "-nodes"
+
+
+def node_service_account_id(cluster_name: str, location: str) -> str:
+    """The ID of the nodes' dedicated account: ``<cluster>-nodes-<digest>``.
+
+    Account IDs are unique per project, and one project may hold clusters
+    of the same name in two locations; the digest of ``location/name``
+    keeps their accounts apart, so one cluster's ``delete`` never removes
+    the account the other's nodes run as. The name is cut to fit 30
+    characters; the digest still tells names apart.
+
+    >>> node_service_account_id("dask-analytics", "europe-west4-a")
+    'dask-analytics-nodes-841c6a'
+    >>> a, b = (node_service_account_id("dask", zone) for zone in ("us-east1-b", "us-east1-c"))
+    >>> a != b
+    True
+    """
+    digest = hashlib.sha256(f"{location}/{cluster_name}".encode()).hexdigest()[:_ACCOUNT_DIGEST]
+    room = _ACCOUNT_ID_MAX - len(_NODE_ACCOUNT_SUFFIX) - 1 - _ACCOUNT_DIGEST
+    head = cluster_name[:room].rstrip("-")
+    return f"{head}{_NODE_ACCOUNT_SUFFIX}-{digest}"
+
+
+def node_identity(cluster_name: str, location: str, project: str | None,
+                  email: str | None) -> NodeIdentity:  # fmt: skip
+    """The nodes' account: the one named in the settings, else a dedicated one."""
+    if email:
+        return NodeIdentity(email=email, account_id=None)
+    account_id = node_service_account_id(cluster_name, location)
+    full = f"{account_id}@{project}.iam.gserviceaccount.com" if project else None
+    return NodeIdentity(email=full, account_id=account_id)
 
 
 def resolve_gcs_mode(access: str, project: str | None) -> GcsMode:
@@ -330,7 +418,7 @@ def _accelerator(raw: dict[str, Any] | None) -> Accelerator | None:
 # The default group's node-pool keys live under cluster.*, its others under workers.*.
 POOL_KEYS = frozenset(
     {"machine_type", "disk_size", "num_nodes", "autoscaling", "min_nodes", "max_nodes",
-     "preemptible", "spot"}
+     "preemptible", "spot", "private_nodes"}
 )  # fmt: skip
 
 
@@ -384,6 +472,7 @@ def worker_group(
             preemptible=pick("preemptible"),
             spot=pick("spot"),
             accelerator=accelerator,
+            private_nodes=pick("private_nodes"),
         ),
         adaptive=_adaptive(pick("adaptive")),
         resources=tuple(sorted(resources.items())),
@@ -423,6 +512,7 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
         preemptible=False,
         spot=False,
         accelerator=None,
+        private_nodes=cluster["private_nodes"],
     )
     workers = tree["workers"]
     # The original tool's workers.* and cluster.* keys describe the default group.
@@ -452,6 +542,20 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
             network_tags=tuple(cluster["network_tags"]),
             labels=tuple(sorted(cluster["labels"].items())),
             core_pool=core_pool,
+            private_nodes=cluster["private_nodes"],
+            egress=cluster["egress"],
+            control_plane=ControlPlane(
+                endpoint=cluster["control_plane"]["endpoint"],
+                authorized_networks=tuple(cluster["control_plane"]["authorized_networks"]),
+                allow_internet=cluster["control_plane"]["allow_internet"],
+            ),
+            node_identity=node_identity(
+                cluster["name"],
+                cluster["region"] or cluster["zone"] or "",
+                project,
+                cluster["node_service_account"],
+            ),
+            secure_boot=cluster["secure_boot"],
         ),
         scheduler=Scheduler(
             image=scheduler["image"],

@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dkgen.autoscaling import adaptive_groups, keda_install_commands
+from dkgen.render import cluster_hardening as hardening
+from dkgen.render.cluster_hardening import RunTimeWord
 from dkgen.render.common import SERVICE_ACCOUNT
 from dkgen.render.jupyter_home import delete_question_suffix
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
@@ -88,7 +90,7 @@ def _field(name: str, fields: Sequence[str] = POOL_FIELDS) -> int:
 
 def _line(words: Command, indent: str) -> str:
     """One command, subcommand words on the first line, one flag per continuation line."""
-    quoted = [shlex.quote(word) for word in words]
+    quoted = [_word(word) for word in words]
     lines: list[str] = []
     for word in quoted:
         if word.startswith("--") or not lines:
@@ -102,6 +104,16 @@ def _line(words: Command, indent: str) -> str:
 
 def _q(text: str) -> str:
     return shlex.quote(text)
+
+
+def _word(word: str) -> str:
+    """One word of a command, quoted; a run-time word (``"$project"``) as it is."""
+    return str(word) if isinstance(word, RunTimeWord) else shlex.quote(word)
+
+
+def _join(words: Command) -> str:
+    """A command as one line that ``eval`` runs (shlex.join, but run-time words expand)."""
+    return " ".join(_word(word) for word in words)
 
 
 def _call(verb: str, command: Command, indent: str) -> str:
@@ -195,6 +207,8 @@ def cluster_create_command(settings: Settings) -> list[str]:
     words += _pool_shape(cluster.core_pool)
     # Dataplane V2 enforces NetworkPolicy; VPC-native networking is its prerequisite.
     words += ["--enable-dataplane-v2", "--enable-ip-alias"]
+    # Private nodes, the control plane's endpoint, the nodes' account and boot.
+    words += hardening.cluster_flags(settings)
     if settings.gcs.mode == "workload_identity":
         words += ["--workload-pool", _workload_pool(settings)]
     words += _node_access(settings)
@@ -220,6 +234,7 @@ def pool_create_command(settings: Settings, pool: NodePool) -> list[str]:
         *_taint_flags(settings, pool),
         *_node_access(settings),
         *_tags(settings),
+        *hardening.pool_flags(settings, pool),
     ]  # fmt: skip
 
 
@@ -246,7 +261,7 @@ def cluster_update_command(settings: Settings, flags: Sequence[str]) -> list[str
 
 def credentials_command(settings: Settings) -> list[str]:
     return ["gcloud", "container", "clusters", "get-credentials", settings.cluster.name,
-            *_location(settings)]  # fmt: skip
+            *_location(settings), *hardening.credentials_flags(settings)]  # fmt: skip
 
 
 # Existence checks list with a filter rather than describe: describe fails the
@@ -466,8 +481,8 @@ def _pool_block(settings: Settings, pool: NodePool) -> str:
         "    pool_replaced=0",
         f"    if any_differs replace {_tests(checks)}; then",
         f"      replace_pool {name} \\",
-        f"        {_q(shlex.join(replace[0]))} \\",
-        f"        {_q(shlex.join(replace[1]))}",
+        f"        {_q(_join(replace[0]))} \\",
+        f"        {_q(_join(replace[1]))}",
         "    fi",
         "    # A replaced pool is new; under --dry-run every command is shown.",
         "    if ! ((pool_replaced)) || ((dry_run)); then",
@@ -534,7 +549,7 @@ def _cluster_block(settings: Settings) -> str:
         lines.append(f"      mutate {_line(cluster_update_command(settings, update), '      ')}")
     else:
         remove = cluster_update_command(settings, ["--remove-labels"])
-        lines.append(f"      remove_labels {labels_field} {_q(shlex.join(remove))}")
+        lines.append(f"      remove_labels {labels_field} {_q(_join(remove))}")
     lines.append("    fi")
     if settings.gcs.mode == "workload_identity":
         pool = _workload_pool(settings)
@@ -594,7 +609,7 @@ def _apply_body(settings: Settings) -> str:
         "  read_live",
         _cluster_block(settings),
         *(_pool_block(settings, pool) for pool in pools),
-        f"  delete_other_pools {_q(shlex.join(pool_delete_command(settings, 'POOL')))} {wanted}",
+        f"  delete_other_pools {_q(_join(pool_delete_command(settings, 'POOL')))} {wanted}",
         _iam_block(settings),
     ]
     return "\n".join(b for b in blocks if b)

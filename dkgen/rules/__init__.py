@@ -28,6 +28,7 @@ from dkgen.rules import (
     adaptive,
     buckets,
     capacity,
+    cluster_hardening,
     configmap_size,
     deprecations,
     gcs,
@@ -72,6 +73,7 @@ RULES: tuple[Rule, ...] = (
     adaptive.check,
     scratch.check,
     regional_nodes.check,
+    cluster_hardening.check,
 )
 
 

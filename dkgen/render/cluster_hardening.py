@@ -1,0 +1,230 @@
+"""The GKE side of "hardened by default" (issue 21): every gcloud word for it.
+
+``cluster.sh`` makes the cluster private, reachable only where the
+settings say, and run by a least-privilege identity; this module builds the
+words of each command that takes part, for :mod:`dkgen.render.cluster_script`
+to place (every flag checked against the installed gcloud by
+``tests/test_real_validators.py``):
+
+* **Private nodes** (``--enable-private-nodes``; a pool may say
+  ``--no-enable-private-nodes``) need VPC-native networking
+  (``--enable-ip-alias``, which the cluster already has for Dataplane V2)
+  and, for images from ``ghcr.io``, a **Cloud NAT**: a Cloud Router
+  ``<cluster>-router`` on the ``default`` network in the cluster's region
+  with the NAT ``<cluster>-nat`` (automatic external addresses, every
+  subnet range), created before the cluster and deleted after it.
+* **The control plane**: GKE's DNS-based endpoint with the IP endpoint off
+  (``--enable-dns-access --no-enable-ip-access``; credentials with
+  ``get-credentials --dns-endpoint``), or the IP endpoint behind
+  authorized networks (``--enable-master-authorized-networks
+  --master-authorized-networks``), open to all only with the warned
+  ``allow_internet``.
+* **A dedicated node service account** ``<cluster>-nodes-<digest>``
+  (:func:`dkgen.settings.node_service_account_id`), created before the
+  cluster (GKE refuses a node pool whose account does not exist), granted
+  in the project, each with ``--condition=None``, only
+  :data:`NODE_ROLES` (plus :data:`REGISTRY_ROLE` when an image comes from
+  Artifact Registry), and deleted after the cluster, whose nodes would
+  otherwise run as a deleted identity while it drains.
+* **Shielded nodes**: ``--shielded-secure-boot`` and
+  ``--shielded-integrity-monitoring`` on every pool, always together:
+  gcloud builds ``shieldedInstanceConfig`` from whichever is given and
+  leaves the other false.
+
+When ``cluster.project`` is null, gcloud's configured project is the
+cluster's, and the dedicated account's email is known only when the script
+runs: :class:`RunTimeWord` marks the words the script expands then
+(``"$node_account"``, ``"$project"``), one shell word each.
+"""
+
+from __future__ import annotations
+
+from dkgen.settings import NodePool, Settings
+
+# Google's least-privilege role for node service accounts: it stands for
+# logging.logWriter, monitoring.metricWriter, monitoring.viewer,
+# stackdriver.resourceMetadata.writer and autoscaling.metricsWriter, and
+# Google keeps it equal to what nodes need as GKE changes.
+NODE_ROLES = ("roles/container.defaultNodeServiceAccount",)
+# Nodes pull images with their own account: needed only for Artifact Registry.
+REGISTRY_ROLE = "roles/artifactregistry.reader"
+ARTIFACT_REGISTRY_SUFFIX = "-docker.pkg.dev"
+# The network GKE uses when no --network is given, and so the NAT's.
+NETWORK = "default"
+
+
+class RunTimeWord(str):
+    """A word the script expands when it runs, written as it is (double-quoted)."""
+
+    __slots__ = ()
+
+
+PROJECT_WORD = RunTimeWord('"$project"')
+NODE_ACCOUNT_WORD = RunTimeWord('"$node_account"')
+
+
+def node_account(settings: Settings) -> str:
+    """The nodes' account email, or the word that holds it at run time."""
+    return settings.cluster.node_identity.email or NODE_ACCOUNT_WORD
+
+
+def project(settings: Settings) -> str:
+    """The project ID, or the word that holds gcloud's configured one at run time."""
+    return settings.cluster.project or PROJECT_WORD
+
+
+def needs_run_time_project(settings: Settings) -> bool:
+    """Whether the script must ask gcloud for the project (the dedicated account's email)."""
+    identity = settings.cluster.node_identity
+    return identity.managed and identity.email is None
+
+
+def uses_artifact_registry(settings: Settings) -> bool:
+    images = [settings.scheduler.image, *(group.image for group in settings.workers)]
+    if settings.jupyter.enabled:
+        images.append(settings.jupyter.image)
+    return any(image.split("/", 1)[0].endswith(ARTIFACT_REGISTRY_SUFFIX) for image in images)
+
+
+def node_roles(settings: Settings) -> tuple[str, ...]:
+    """The project roles the dedicated node account holds: only these."""
+    extra = (REGISTRY_ROLE,) if uses_artifact_registry(settings) else ()
+    return NODE_ROLES + extra
+
+
+def _project_flag(settings: Settings) -> list[str]:
+    return ["--project", settings.cluster.project] if settings.cluster.project else []
+
+
+# ------------------------------------------------------------------ cluster and pools
+
+
+def node_flags(settings: Settings) -> list[str]:
+    """The identity and boot integrity of a pool's nodes (the core pool's on create)."""
+    boot = "--shielded-secure-boot" if settings.cluster.secure_boot else "--no-shielded-secure-boot"
+    return ["--service-account", node_account(settings), boot, "--shielded-integrity-monitoring"]
+
+
+def endpoint_flags(settings: Settings) -> list[str]:
+    """The control plane's endpoints, on create and on update."""
+    plane = settings.cluster.control_plane
+    if plane.endpoint == "dns":
+        return ["--enable-dns-access", "--no-enable-ip-access"]
+    flags = ["--no-enable-dns-access", "--enable-ip-access"]
+    if plane.authorized_networks:
+        networks = ",".join(plane.authorized_networks)
+        return [*flags, "--enable-master-authorized-networks",
+                "--master-authorized-networks", networks]  # fmt: skip
+    return [*flags, "--no-enable-master-authorized-networks"]  # allow_internet (validated)
+
+
+def cluster_flags(settings: Settings) -> list[str]:
+    """What ``clusters create`` adds for private nodes, the endpoint and the nodes."""
+    private = ["--enable-private-nodes"] if settings.cluster.private_nodes else []
+    return [*private, *endpoint_flags(settings), "--enable-shielded-nodes", *node_flags(settings)]
+
+
+def pool_flags(settings: Settings, pool: NodePool) -> list[str]:
+    """What ``node-pools create`` adds: each pool says whether its nodes are private."""
+    private = "--enable-private-nodes" if pool.private_nodes else "--no-enable-private-nodes"
+    return [private, *node_flags(settings)]
+
+
+def credentials_flags(settings: Settings) -> list[str]:
+    return ["--dns-endpoint"] if settings.cluster.control_plane.endpoint == "dns" else []
+
+
+# ------------------------------------------------------------------ router and NAT
+
+
+def _region(settings: Settings) -> list[str]:
+    return ["--region", settings.cluster.cloud_region, *_project_flag(settings)]
+
+
+def router_read_command(settings: Settings) -> list[str]:
+    cluster = settings.cluster
+    return ["gcloud", "compute", "routers", "list", "--regions", cluster.cloud_region,
+            *_project_flag(settings), f"--filter=name={cluster.router_name}",
+            "--format=value(name)"]  # fmt: skip
+
+
+def nat_read_command(settings: Settings) -> list[str]:
+    """The NAT's allocation and ranges: what apply compares."""
+    cluster = settings.cluster
+    return ["gcloud", "compute", "routers", "nats", "list", "--router", cluster.router_name,
+            *_region(settings),
+            "--format=value[separator='|'](name,natIpAllocateOption,"
+            "sourceSubnetworkIpRangesToNat)"]  # fmt: skip
+
+
+# What nat_read_command prints for the NAT cluster.sh creates.
+NAT_WANT = "AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+
+def router_create_command(settings: Settings) -> list[str]:
+    return ["gcloud", "compute", "routers", "create", settings.cluster.router_name,
+            "--network", NETWORK, *_region(settings)]  # fmt: skip
+
+
+def _nat_flags() -> list[str]:
+    return ["--auto-allocate-nat-external-ips", "--nat-all-subnet-ip-ranges"]
+
+
+def nat_create_command(settings: Settings) -> list[str]:
+    cluster = settings.cluster
+    return ["gcloud", "compute", "routers", "nats", "create", cluster.nat_name,
+            "--router", cluster.router_name, *_region(settings), *_nat_flags()]  # fmt: skip
+
+
+def nat_update_command(settings: Settings) -> list[str]:
+    cluster = settings.cluster
+    return ["gcloud", "compute", "routers", "nats", "update", cluster.nat_name,
+            "--router", cluster.router_name, *_region(settings), *_nat_flags()]  # fmt: skip
+
+
+def router_delete_command(settings: Settings) -> list[str]:
+    """The router, and with it its NAT (a NAT lives inside its router)."""
+    return ["gcloud", "compute", "routers", "delete", settings.cluster.router_name,
+            *_region(settings), "--quiet"]  # fmt: skip
+
+
+# ------------------------------------------------------------------ the nodes' account
+
+
+def node_account_lookup_command(settings: Settings) -> list[str]:
+    return ["gcloud", "iam", "service-accounts", "list", "--project", project(settings),
+            f"--filter=email={node_account(settings)}" if settings.cluster.node_identity.email
+            else RunTimeWord('"--filter=email=$node_account"'),
+            "--format=value(email)"]  # fmt: skip
+
+
+def node_account_create_command(settings: Settings) -> list[str]:
+    identity = settings.cluster.node_identity
+    return ["gcloud", "iam", "service-accounts", "create", identity.account_id or "",
+            "--project", project(settings),
+            "--display-name", f"Nodes of GKE cluster {settings.cluster.name}"]  # fmt: skip
+
+
+def node_account_delete_command(settings: Settings) -> list[str]:
+    return ["gcloud", "iam", "service-accounts", "delete", node_account(settings),
+            "--project", project(settings), "--quiet"]  # fmt: skip
+
+
+def node_member(settings: Settings) -> str:
+    email = settings.cluster.node_identity.email
+    return f"serviceAccount:{email}" if email else RunTimeWord('"serviceAccount:$node_account"')
+
+
+def project_policy_command(settings: Settings) -> list[str]:
+    return ["gcloud", "projects", "get-iam-policy", project(settings),
+            "--flatten=bindings[].members",
+            "--format=value[separator='|'](bindings.role,bindings.members)"]  # fmt: skip
+
+
+def project_binding_command(settings: Settings, verb: str, role: str) -> list[str]:
+    """Grant (``add``) or revoke (``remove``) a project role of the nodes' account."""
+    # --condition=None: gcloud asks which condition otherwise when the policy
+    # holds conditional bindings, and cannot ask without a terminal.
+    return ["gcloud", "projects", f"{verb}-iam-policy-binding", project(settings),
+            "--member", node_member(settings), "--role", role, "--condition=None",
+            "--format=none"]  # fmt: skip
