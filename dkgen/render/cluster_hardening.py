@@ -228,3 +228,68 @@ def project_binding_command(settings: Settings, verb: str, role: str) -> list[st
     return ["gcloud", "projects", f"{verb}-iam-policy-binding", project(settings),
             "--member", node_member(settings), "--role", role, "--condition=None",
             "--format=none"]  # fmt: skip
+
+
+# ------------------------------------------------------------------ the reviewer's README
+
+
+def readme_lines(settings: Settings) -> list[str]:
+    """What out/README.md says about the cluster's network, endpoint and identity."""
+    cluster = settings.cluster
+    plane = cluster.control_plane
+    pools = [cluster.core_pool, *(group.pool for group in settings.workers)]
+    public = [pool.name for pool in pools if not pool.private_nodes]
+    lines = ["## The GKE cluster's hardening", ""]
+    if not public:
+        lines.append("- Nodes have internal IP addresses only (private nodes).")
+    elif len(public) == len(pools):
+        lines.append("- Nodes have public IP addresses (`cluster.private_nodes: false`).")
+    else:
+        lines.append(
+            "- Nodes have internal IP addresses only, but for the public node pools "
+            + ", ".join(f"`{name}`" for name in public)
+            + "."
+        )
+    if cluster.egress == "cloud_nat":
+        lines += [
+            f"- Egress: `cluster.sh` creates the Cloud Router `{cluster.router_name}` and its",
+            f"  Cloud NAT `{cluster.nat_name}` in `{cluster.cloud_region}` (network `{NETWORK}`),",
+            "  so private nodes pull images from ghcr.io and reach package indexes, and deletes",
+            "  them with the cluster. Cloud NAT is billed per gateway hour and per GB processed.",
+            "  Opt out with `cluster.egress: existing` when the network already has a NAT, or",
+            "  `cluster.private_nodes: false` with `cluster.egress: none`.",
+        ]
+    elif cluster.egress == "existing":
+        lines.append("- Egress: through the network's existing NAT (`cluster.egress: existing`).")
+    else:
+        lines.append("- Egress: none is created (`cluster.egress: none`).")
+    if plane.endpoint == "dns":
+        lines += [
+            "- Control plane: only GKE's DNS-based endpoint answers (IAM decides who may use",
+            "  it); the IP endpoint is off. `./cluster.sh credentials` runs",
+            "  `gcloud container clusters get-credentials … --dns-endpoint`.",
+        ]
+    elif plane.authorized_networks:
+        networks = ", ".join(f"`{network}`" for network in plane.authorized_networks)
+        lines.append(f"- Control plane: the IP endpoint, reachable only from {networks}.")
+    else:
+        lines.append(
+            "- Control plane: the IP endpoint, open to every address "
+            "(`cluster.control_plane.allow_internet: true`)."
+        )
+    identity = cluster.node_identity
+    if identity.managed:
+        roles = ", ".join(f"`{role}`" for role in node_roles(settings))
+        who = identity.email or f"{identity.account_id}@<project>.iam.gserviceaccount.com"
+        lines += [
+            f"- Nodes run as `{who}`, which `cluster.sh` creates",
+            f"  for this cluster, grants only {roles} in the project",
+            "  (and the bucket roles of `gcs.buckets` under `node_scopes`), and deletes after",
+            "  the cluster.",
+        ]
+    else:
+        lines.append(f"- Nodes run as `{identity.email}` (`cluster.node_service_account`).")
+    boot = "secure boot and integrity monitoring" if cluster.secure_boot else (
+        "integrity monitoring (secure boot off: `cluster.secure_boot: false`)")  # fmt: skip
+    lines += [f"- Shielded nodes with {boot} on every pool.", ""]
+    return lines

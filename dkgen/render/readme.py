@@ -7,6 +7,7 @@ import shlex
 from dkgen import __version__
 from dkgen.autoscaling import KEDA_VERSION, adaptive_groups
 from dkgen.capacity import format_plan_markdown, plan
+from dkgen.render.cluster_hardening import readme_lines as hardening_lines
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
 from dkgen.render.jupyter import HOME
 from dkgen.render.jupyter_home import CLAIM_NAME
@@ -45,6 +46,7 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         f"`{settings.cluster.name}` in `{settings.cluster.location}` what the settings say, "
         "and deletes it (`./cluster.sh --help`).",
         "",
+        *hardening_lines(settings),
         *_capacity(settings),
         "## Apply",
         "",
@@ -82,7 +84,8 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "## Tear down",
         "",
         "```sh",
-        "./cluster.sh delete   # load balancers first, then the cluster; safe to re-run",
+        "./cluster.sh delete   # load balancers, the cluster, then its NAT and node account;",
+        "                      # safe to re-run",
         "```",
         "",
         *_notebooks_note(settings),
@@ -125,7 +128,8 @@ def _day_two() -> list[str]:
         "2. Review `git diff` of this directory.",
         "3. `./cluster.sh diff`, then `./cluster.sh apply`. Re-running apply changes nothing;",
         "   an interrupted one finishes on the next run. What GKE cannot change in place",
-        "   (spot, preemptible, access scopes) needs `./cluster.sh apply --replace`; node",
+        "   (spot, preemptible, access scopes, the nodes' service account, secure boot)",
+        "   needs `./cluster.sh apply --replace`; node",
         "   pools the settings no longer have are deleted after a question (`--yes`).",
         "4. The `kubectl apply` above. `--prune` deletes this cluster's objects (its",
         "   `app.kubernetes.io/instance` label) of the listed kinds that dkgen no longer",
