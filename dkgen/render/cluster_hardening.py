@@ -39,6 +39,8 @@ runs: :class:`RunTimeWord` marks the words the script expands then
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dkgen.settings import NodePool, Settings
 
 # Google's least-privilege role for node service accounts: it stands for
@@ -134,6 +136,82 @@ def credentials_flags(settings: Settings) -> list[str]:
     return ["--dns-endpoint"] if settings.cluster.control_plane.endpoint == "dns" else []
 
 
+# ------------------------------------------------------------------ what apply compares
+
+# The live fields apply compares, appended to cluster_script's projections.
+POOL_FIELDS = (
+    "networkConfig.enablePrivateNodes",
+    "config.serviceAccount",
+    "config.shieldedInstanceConfig.enableSecureBoot",
+    "config.shieldedInstanceConfig.enableIntegrityMonitoring",
+)
+_AUTHORIZED = "controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig"
+CLUSTER_FIELDS = (
+    "privateClusterConfig.enablePrivateNodes",
+    "controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic",
+    "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled",
+    f"{_AUTHORIZED}.enabled",
+    f"{_AUTHORIZED}.cidrBlocks[].cidrBlock",
+)
+
+
+@dataclass(frozen=True)
+class Want:
+    """One live field and its wanted value (the runtime's ``want_field``):
+    ``group`` names the update that changes it, or ``replace``."""
+
+    group: str
+    field: str
+    compare: str
+    label: str
+    want: str
+
+
+def _bool(value: bool) -> str:
+    return "True" if value else ""
+
+
+def pool_wants(settings: Settings, pool: NodePool) -> list[Want]:
+    """A pool's private nodes change in place; its account and boot only by replacing
+    it (UpdateNodePoolRequest has neither serviceAccount nor shieldedInstanceConfig)."""
+    secure_boot = settings.cluster.secure_boot
+    return [
+        Want("private", "networkConfig.enablePrivateNodes", "bool", "private nodes",
+             _bool(pool.private_nodes)),
+        Want("replace", "config.serviceAccount", "text", "service account",
+             node_account(settings)),
+        Want("replace", "config.shieldedInstanceConfig.enableSecureBoot", "bool",
+             "secure boot", _bool(secure_boot)),
+        Want("replace", "config.shieldedInstanceConfig.enableIntegrityMonitoring", "bool",
+             "integrity monitoring", "True"),
+    ]  # fmt: skip
+
+
+def pool_updates(pool: NodePool) -> list[tuple[str, list[str]]]:
+    private = "--enable-private-nodes" if pool.private_nodes else "--no-enable-private-nodes"
+    return [("private", [private])]
+
+
+def cluster_wants(settings: Settings) -> list[tuple[Want, list[str]]]:
+    """The cluster's private-node default and its endpoints, each with its update flags
+    (the endpoint fields are one update: gcloud builds one endpoint config from them)."""
+    cluster = settings.cluster
+    plane = cluster.control_plane
+    private = "--enable-private-nodes" if cluster.private_nodes else "--no-enable-private-nodes"
+    ip = plane.endpoint == "ip"
+    endpoint = endpoint_flags(settings)
+    return [
+        (Want("private", CLUSTER_FIELDS[0], "bool", "private nodes by default",
+              _bool(cluster.private_nodes)), [private]),
+        (Want("endpoint", CLUSTER_FIELDS[1], "bool", "DNS endpoint", _bool(not ip)), endpoint),
+        (Want("endpoint", CLUSTER_FIELDS[2], "bool", "IP endpoint", _bool(ip)), endpoint),
+        (Want("endpoint", CLUSTER_FIELDS[3], "bool", "authorized networks",
+              _bool(ip and bool(plane.authorized_networks))), endpoint),
+        (Want("endpoint", CLUSTER_FIELDS[4], "list", "authorized ranges",
+              ";".join(plane.authorized_networks) if ip else ""), endpoint),
+    ]  # fmt: skip
+
+
 # ------------------------------------------------------------------ router and NAT
 
 
@@ -141,11 +219,18 @@ def _region(settings: Settings) -> list[str]:
     return ["--region", settings.cluster.cloud_region, *_project_flag(settings)]
 
 
+def router_description(settings: Settings) -> str:
+    """Marks the router as this cluster's: apply and delete remove only a router that
+    carries it, never one of the same name that someone else made."""
+    return f"dkgen: Cloud NAT egress of GKE cluster {settings.cluster.name}"
+
+
 def router_read_command(settings: Settings) -> list[str]:
+    """The router of that name, if any, and whether it is this cluster's (its description)."""
     cluster = settings.cluster
     return ["gcloud", "compute", "routers", "list", "--regions", cluster.cloud_region,
             *_project_flag(settings), f"--filter=name={cluster.router_name}",
-            "--format=value(name)"]  # fmt: skip
+            "--format=value[separator='|'](name,description)"]  # fmt: skip
 
 
 def nat_read_command(settings: Settings) -> list[str]:
@@ -163,7 +248,8 @@ NAT_WANT = "AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES"
 
 def router_create_command(settings: Settings) -> list[str]:
     return ["gcloud", "compute", "routers", "create", settings.cluster.router_name,
-            "--network", NETWORK, *_region(settings)]  # fmt: skip
+            "--network", NETWORK, *_region(settings),
+            "--description", router_description(settings)]  # fmt: skip
 
 
 def _nat_flags() -> list[str]:
@@ -221,13 +307,13 @@ def project_policy_command(settings: Settings) -> list[str]:
             "--format=value[separator='|'](bindings.role,bindings.members)"]  # fmt: skip
 
 
-def project_binding_command(settings: Settings, verb: str, role: str) -> list[str]:
-    """Grant (``add``) or revoke (``remove``) a project role of the nodes' account."""
+def project_binding_command(settings: Settings, verb: str) -> list[str]:
+    """Grant (``add``) or revoke (``remove``) a project role; the runtime appends
+    ``--member`` and ``--role``."""
     # --condition=None: gcloud asks which condition otherwise when the policy
     # holds conditional bindings, and cannot ask without a terminal.
     return ["gcloud", "projects", f"{verb}-iam-policy-binding", project(settings),
-            "--member", node_member(settings), "--role", role, "--condition=None",
-            "--format=none"]  # fmt: skip
+            "--condition=None", "--format=none"]  # fmt: skip
 
 
 # ------------------------------------------------------------------ the reviewer's README
