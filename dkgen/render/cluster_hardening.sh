@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034  # dry_run, refused, …: the runtime's, above this file
 # ---------------------------------------------------------------- hardening runtime
 # The egress and project parts of the reconciler (issue 21), the same bytes
 # in every build (dkgen/render/cluster_hardening.sh), after the runtime
