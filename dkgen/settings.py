@@ -21,6 +21,7 @@ schema documents:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -367,28 +368,46 @@ def managed_service_account(cluster_name: str, project: str) -> str:
 # IAM service account IDs: 6-30 characters, [a-z][-a-z0-9]*[a-z0-9].
 _ACCOUNT_ID_MAX = 30
 _ACCOUNT_DIGEST = 6
-_NODE_ACCOUNT_SUFFIX = "-nodes"
+_CLUSTER_ACCOUNT_DIGEST = 8
+
+
+def cluster_account_id(prefix: str, cluster_name: str, *identity: str) -> str:
+    """An account ID that belongs to one cluster: ``<prefix><name>-<digest>``.
+
+    The digest (8 hex digits of SHA-256) covers ``identity`` and the name, so
+    clusters of one name in two locations (or names that agree in their
+    readable part) get two accounts; the readable part is the name without a
+    leading ``dask-``, cut so the ID stays within IAM's 30 characters
+    (``[a-z][-a-z0-9]*[a-z0-9]``, 6-30 long). It is the scheme branch
+    day2-identity gives the Workload Identity account (prefix ``dask-``,
+    identity project and location), written once to share.
+
+    >>> cluster_account_id("nodes-", "dask-analytics", "europe-west4-a")
+    'nodes-analytics-05f227a2'
+    >>> len(cluster_account_id("nodes-", "a" * 40, "us-east1"))
+    30
+    """
+    digest = hashlib.sha256(json.dumps([*identity, cluster_name]).encode()).hexdigest()
+    room = _ACCOUNT_ID_MAX - len(prefix) - 1 - _CLUSTER_ACCOUNT_DIGEST
+    head = cluster_name.removeprefix("dask-")[:room].strip("-")
+    tail = digest[:_CLUSTER_ACCOUNT_DIGEST]
+    return f"{prefix}{head}-{tail}" if head else f"{prefix}{tail}"
 
 
 def node_service_account_id(cluster_name: str, location: str) -> str:
-    """The ID of the nodes' dedicated account: ``<cluster>-nodes-<digest>``.
+    """The ID of the nodes' dedicated account: ``nodes-<name>-<digest>``.
 
     Account IDs are unique per project, and one project may hold clusters
-    of the same name in two locations; the digest of ``location/name``
-    keeps their accounts apart, so one cluster's ``delete`` never removes
-    the account the other's nodes run as. The name is cut to fit 30
-    characters; the digest still tells names apart.
+    of the same name in two locations; the digest of location and name keeps
+    their accounts apart, so one cluster's ``delete`` never removes the
+    account the other's nodes run as. The project is not in it: it is the
+    account's own namespace, and may be known only when cluster.sh runs.
 
-    >>> node_service_account_id("dask-analytics", "europe-west4-a")
-    'dask-analytics-nodes-841c6a'
     >>> a, b = (node_service_account_id("dask", zone) for zone in ("us-east1-b", "us-east1-c"))
     >>> a != b
     True
     """
-    digest = hashlib.sha256(f"{location}/{cluster_name}".encode()).hexdigest()[:_ACCOUNT_DIGEST]
-    room = _ACCOUNT_ID_MAX - len(_NODE_ACCOUNT_SUFFIX) - 1 - _ACCOUNT_DIGEST
-    head = cluster_name[:room].rstrip("-")
-    return f"{head}{_NODE_ACCOUNT_SUFFIX}-{digest}"
+    return cluster_account_id("nodes-", cluster_name, location)
 
 
 def node_identity(cluster_name: str, location: str, project: str | None,

@@ -19,7 +19,7 @@ to place (every flag checked against the installed gcloud by
   authorized networks (``--enable-master-authorized-networks
   --master-authorized-networks``), open to all only with the warned
   ``allow_internet``.
-* **A dedicated node service account** ``<cluster>-nodes-<digest>``
+* **A dedicated node service account** ``nodes-<cluster>-<digest>``
   (:func:`dkgen.settings.node_service_account_id`), created before the
   cluster (GKE refuses a node pool whose account does not exist), granted
   in the project, each with ``--condition=None``, only
