@@ -676,6 +676,8 @@ class GkeEmulator:
         endpoints = cluster.setdefault("controlPlaneEndpointsConfig", {})
         dns = endpoints.setdefault("dnsEndpointConfig", {})
         dns["endpoint"] = f"gke-{self._next_id():08x}.{location}.gke.goog"
+        if not dns.get("allowExternalTraffic", True):
+            del dns["allowExternalTraffic"]  # proto3: false is left out
         ip = endpoints.setdefault("ipEndpointsConfig", {})
         # The IP endpoint is on unless the request turned it off (proto3: false is absent).
         ip.setdefault("enabled", True)

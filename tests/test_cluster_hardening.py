@@ -83,7 +83,7 @@ def hardening(world: World) -> dict[str, Any]:
         "dns_endpoint": bool(endpoints.get("dnsEndpointConfig", {}).get("allowExternalTraffic")),
         "ip_endpoint": bool(ip.get("enabled")),
         "authorized_networks": sorted(b["cidrBlock"] for b in networks.get("cidrBlocks", []))
-        if networks.get("enabled") else None,
+        if networks.get("enabled") and ip.get("enabled") else None,
         "nat": [(n["name"], n.get("natIpAllocateOption"), n.get("sourceSubnetworkIpRangesToNat"))
                 for n in router.get("nats", [])] if router else None,
         "pools": {
@@ -207,8 +207,6 @@ STEPS: list[tuple[str, dict[str, Any], list[str]]] = [
                                                    "authorized_networks": []}}}, [
         "cluster dask-hard: DNS endpoint off -> on (in place)",
         "cluster dask-hard: IP endpoint on -> off (in place)",
-        "cluster dask-hard: authorized networks on -> off (in place)",
-        "cluster dask-hard: authorized ranges 198.51.100.0/24;203.0.113.0/24 -> none (in place)",
     ]),
     ("public group", {"worker_groups": {"public": {"private_nodes": False, "count": 1}}}, [
         "node pool workers-public: create",

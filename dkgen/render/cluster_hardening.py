@@ -200,16 +200,22 @@ def cluster_wants(settings: Settings) -> list[tuple[Want, list[str]]]:
     private = "--enable-private-nodes" if cluster.private_nodes else "--no-enable-private-nodes"
     ip = plane.endpoint == "ip"
     endpoint = endpoint_flags(settings)
-    return [
+    wants = [
         (Want("private", CLUSTER_FIELDS[0], "bool", "private nodes by default",
               _bool(cluster.private_nodes)), [private]),
         (Want("endpoint", CLUSTER_FIELDS[1], "bool", "DNS endpoint", _bool(not ip)), endpoint),
         (Want("endpoint", CLUSTER_FIELDS[2], "bool", "IP endpoint", _bool(ip)), endpoint),
-        (Want("endpoint", CLUSTER_FIELDS[3], "bool", "authorized networks",
-              _bool(ip and bool(plane.authorized_networks))), endpoint),
-        (Want("endpoint", CLUSTER_FIELDS[4], "list", "authorized ranges",
-              ";".join(plane.authorized_networks) if ip else ""), endpoint),
     ]  # fmt: skip
+    if ip:
+        # With the IP endpoint off, its authorized networks guard nothing: GKE
+        # keeps what was there, and apply leaves it (endpoint: ip sets it again).
+        wants += [
+            (Want("endpoint", CLUSTER_FIELDS[3], "bool", "authorized networks",
+                  _bool(bool(plane.authorized_networks))), endpoint),
+            (Want("endpoint", CLUSTER_FIELDS[4], "list", "authorized ranges",
+                  ";".join(plane.authorized_networks)), endpoint),
+        ]  # fmt: skip
+    return wants
 
 
 # ------------------------------------------------------------------ router and NAT
