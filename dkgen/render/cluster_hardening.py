@@ -39,7 +39,9 @@ runs: :class:`RunTimeWord` marks the words the script expands then
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from dkgen.settings import NodePool, Settings
 
@@ -385,3 +387,100 @@ def readme_lines(settings: Settings) -> list[str]:
         "integrity monitoring (secure boot off: `cluster.secure_boot: false`)")  # fmt: skip
     lines += [f"- Shielded nodes with {boot} on every pool.", ""]
     return lines
+
+
+# ------------------------------------------------------------------ the wanted state
+
+# One stored command for the runtime: (kind, name, verb, words).
+Definition = tuple[str, str, str, list[str]]
+
+
+def run_time_lines(settings: Settings) -> list[str]:
+    """Shell lines that set ``project`` and ``node_account`` before the data, when
+    only gcloud's configured project completes the nodes' account."""
+    if not needs_run_time_project(settings):
+        return []
+    account_id = settings.cluster.node_identity.account_id
+    return [
+        '  project="$(configured_project)"',
+        f'  node_account="{account_id}@$project.iam.gserviceaccount.com"',
+    ]
+
+
+def egress_record(settings: Settings) -> list[str]:
+    """``want_egress``'s words (cluster_hardening.sh)."""
+    cluster = settings.cluster
+    return ["want_egress", cluster.egress, cluster.router_name, cluster.nat_name, NAT_WANT,
+            router_description(settings)]  # fmt: skip
+
+
+def egress_definitions(settings: Settings) -> list[Definition]:
+    cluster = settings.cluster
+    router, nat = cluster.router_name, cluster.nat_name
+    return [
+        ("router", router, "read", router_read_command(settings)),
+        ("router", router, "create", router_create_command(settings)),
+        ("router", router, "delete", router_delete_command(settings)),
+        ("nat", nat, "read", nat_read_command(settings)),
+        ("nat", nat, "create", nat_create_command(settings)),
+        ("nat", nat, "update", nat_update_command(settings)),
+    ]
+
+
+def node_account_definitions(settings: Settings) -> list[Definition]:
+    """The dedicated account's commands (none for an account the settings name)."""
+    if not settings.cluster.node_identity.managed:
+        return []
+    email = node_account(settings)
+    return [
+        ("account", email, "lookup", node_account_lookup_command(settings)),
+        ("account", email, "create", node_account_create_command(settings)),
+        ("account", email, "delete", node_account_delete_command(settings)),
+    ]
+
+
+def project_target(settings: Settings) -> str:
+    """How change lines name the project (the runtime's grant TARGET)."""
+    if settings.cluster.project:
+        return f"project {settings.cluster.project}"
+    return RunTimeWord('"project $project"')
+
+
+def project_grants(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """``want_grant`` (TARGET, MEMBER, ROLE, MODE) for the dedicated account's roles:
+    owned, so a role no longer wanted is revoked and delete revokes them all."""
+    if not settings.cluster.node_identity.managed:
+        return []
+    target, member = project_target(settings), node_member(settings)
+    return [(target, member, role, "owned") for role in node_roles(settings)]
+
+
+def project_grant_definitions(settings: Settings) -> list[Definition]:
+    if not settings.cluster.node_identity.managed:
+        return []
+    target = project_target(settings)
+    return [
+        ("grant", target, "read", project_policy_command(settings)),
+        ("grant", target, "add", project_binding_command(settings, "add")),
+        ("grant", target, "remove", project_binding_command(settings, "remove")),
+    ]
+
+
+def bucket_grantee(settings: Settings) -> tuple[str, bool] | None:
+    """Who gets gcs.buckets' roles, and whether dkgen owns that member's roles:
+    the Workload Identity account, or under node_scopes the nodes' account."""
+    gcs = settings.gcs
+    if gcs.mode == "workload_identity" and gcs.service_account:
+        return f"serviceAccount:{gcs.service_account}", gcs.managed_account
+    if gcs.mode == "node_scopes":
+        return node_member(settings), settings.cluster.node_identity.managed
+    return None
+
+
+@functools.cache
+def hardening_runtime() -> str:
+    """The egress part of the reconciler, verbatim (cluster_hardening.sh)."""
+    text = (Path(__file__).parent / "cluster_hardening.sh").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    # The directives that make the file shellcheck alone; the script has the runtime above.
+    return "".join(line for line in lines if not line.startswith("# shellcheck "))
