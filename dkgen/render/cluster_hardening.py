@@ -220,6 +220,20 @@ def cluster_wants(settings: Settings) -> list[tuple[Want, list[str]]]:
     return wants
 
 
+def pool_facts(settings: Settings, pool: NodePool) -> dict[str, object]:
+    """A pool's hardening facts for ``# dkgen-pool:`` lines (dkgen.impact compares them)."""
+    identity = settings.cluster.node_identity
+    return {
+        "private_nodes": pool.private_nodes,
+        "service_account": identity.email or identity.account_id,
+        "secure_boot": settings.cluster.secure_boot,
+    }
+
+
+# Facts GKE cannot change on an existing pool: apply replaces the pool (--replace).
+REPLACED_FACTS = frozenset({"service_account", "secure_boot"})
+
+
 # ------------------------------------------------------------------ router and NAT
 
 

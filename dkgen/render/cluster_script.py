@@ -421,6 +421,7 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
             ),
             "network_tags": list(settings.cluster.network_tags),
             "node_access": settings.gcs.mode,
+            **hardening.pool_facts(settings, pool),
         }
         for pool in pools
     ]
@@ -428,7 +429,7 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
 
 # pool_facts keys GKE cannot change on an existing pool (UpdateNodePoolRequest
 # has no such field): apply deletes the pool and creates it again (--replace).
-REPLACED_FIELDS = frozenset({"spot", "preemptible", "node_access"})
+REPLACED_FIELDS = frozenset({"spot", "preemptible", "node_access", *hardening.REPLACED_FACTS})
 
 
 # ------------------------------------------------------------------ script parts
