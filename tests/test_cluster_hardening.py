@@ -146,10 +146,13 @@ def test_the_shipped_example_is_hardened_converges_and_deletes_twice(world: Worl
     settings = world.build(example())
     account = node_account(settings)
     lines = world.diff()
-    assert lines[:4] == [
+    # Egress, the nodes' account and its role come before the cluster.
+    before_cluster = lines[: lines.index(f"cluster {settings.cluster.name}: create")]
+    assert before_cluster == [
         f"cloud router {settings.cluster.router_name}: create",
         f"cloud NAT {settings.cluster.nat_name}: create",
         f"service account {account}: create",
+        f"service account {settings.gcs.service_account}: create",
         f"project {settings.cluster.project}: grant {NODE_ROLES[0]} to serviceAccount:{account}",
     ]
     assert world.emulator.mutations() == []

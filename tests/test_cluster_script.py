@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from dkgen.compiler import compile_settings, header
+from dkgen.render import cluster_script
 from dkgen.render.cluster_script import render_cluster_script
 from tests import validators
 from tests.test_golden import CASE_DIRS, case_args
@@ -174,3 +175,20 @@ def test_delete_asks_first_and_stops_on_no(tmp_path: Path) -> None:
                             env={"PATH": str(tmp_path)})  # fmt: skip
     assert result.returncode == 1
     assert "not deleted" in result.stderr
+
+
+# ------------------------------------------------------------------ the runtime
+
+RUNTIME = Path(cluster_script.__file__).parent / "cluster_runtime.sh"
+
+
+def test_the_runtime_is_shellcheck_clean_on_its_own() -> None:
+    validators.shellcheck(RUNTIME)
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=lambda p: p.name)
+def test_every_script_carries_the_runtime_verbatim(case: Path) -> None:
+    """One runtime, byte for byte in every cluster.sh: a dkgen upgrade that
+    changes it shows as one hunk of `git diff out/`, the same in every build."""
+    runtime = RUNTIME.read_text().removeprefix("# shellcheck shell=bash\n")
+    assert runtime in (case / "expected" / "cluster.sh").read_text()

@@ -30,10 +30,12 @@ compares between two builds.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from dkgen.autoscaling import adaptive_groups, keda_install_commands
 from dkgen.render import cluster_hardening as hardening
@@ -67,12 +69,14 @@ POOL_FIELDS = (
     "config.workloadMetadataConfig.mode",
     "config.oauthScopes",
     "instanceGroupUrls",
+    *hardening.POOL_FIELDS,
 )
 CLUSTER_FIELDS = (
     "name",
     "releaseChannel.channel",
     "resourceLabels",
     "workloadIdentityConfig.workloadPool",
+    *hardening.CLUSTER_FIELDS,
 )
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # Attempts for the Workload Identity binding: a new service account reaches
@@ -109,16 +113,6 @@ def _q(text: str) -> str:
 def _word(word: str) -> str:
     """One word of a command, quoted; a run-time word (``"$project"``) as it is."""
     return str(word) if isinstance(word, RunTimeWord) else shlex.quote(word)
-
-
-def _join(words: Command) -> str:
-    """A command as one line that ``eval`` runs (shlex.join, but run-time words expand)."""
-    return " ".join(_word(word) for word in words)
-
-
-def _call(verb: str, command: Command, indent: str) -> str:
-    """``verb`` (run, mutate) and the command, continued at ``indent``."""
-    return f"{indent}{verb} {_line(command, indent)}"
 
 
 # ------------------------------------------------------------------ flags
@@ -249,9 +243,12 @@ def pool_resize_command(settings: Settings, pool: NodePool) -> list[str]:
             *_location(settings), "--quiet"]  # fmt: skip
 
 
-def pool_delete_command(settings: Settings, name: str) -> list[str]:
-    return ["gcloud", "container", "node-pools", "delete", name,
-            "--cluster", settings.cluster.name, *_location(settings), "--quiet"]  # fmt: skip
+def pool_delete_command(settings: Settings, name: str | None) -> list[str]:
+    """Delete the pool ``name``; with None, the pool's name is the last word, added later."""
+    words = ["gcloud", "container", "node-pools", "delete"]
+    if name is not None:
+        words.append(name)
+    return [*words, "--cluster", settings.cluster.name, *_location(settings), "--quiet"]
 
 
 def cluster_update_command(settings: Settings, flags: Sequence[str]) -> list[str]:
@@ -334,72 +331,29 @@ def workload_identity_member(settings: Settings) -> str:
     return f"serviceAccount:{_workload_pool(settings)}[{settings.namespace}/{SERVICE_ACCOUNT}]"
 
 
+WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser"
+
+
 def workload_identity_binding_command(settings: Settings, email: str) -> list[str]:
-    """Let the pods' Kubernetes ServiceAccount act as the Google service account."""
+    """Let a member act as the Google service account (the runtime adds --member, --role)."""
     # --condition=None: gcloud asks which condition otherwise when the policy
     # holds conditional bindings, and cannot ask without a terminal.
     return ["gcloud", "iam", "service-accounts", "add-iam-policy-binding", email,
             "--project", settings.cluster.project or "",
-            "--role", "roles/iam.workloadIdentityUser", "--member",
-            workload_identity_member(settings), "--condition=None", "--format=none"]  # fmt: skip
+            "--condition=None", "--format=none"]  # fmt: skip
 
 
 def bucket_policy_command(bucket: str) -> list[str]:
     return ["gcloud", "storage", "buckets", "get-iam-policy", f"gs://{bucket}", *_POLICY_FORMAT]
 
 
-def bucket_binding_command(verb: str, bucket: str, role: str, email: str) -> list[str]:
+def bucket_binding_command(verb: str, bucket: str) -> list[str]:
+    """Add or remove a bucket grant (the runtime adds --member and --role)."""
     return ["gcloud", "storage", "buckets", f"{verb}-iam-policy-binding", f"gs://{bucket}",
-            "--member", f"serviceAccount:{email}", "--role", role, "--condition=None",
-            "--format=none"]  # fmt: skip
+            "--condition=None", "--format=none"]  # fmt: skip
 
 
 # ------------------------------------------------------------------ facts
-
-
-@dataclass(frozen=True)
-class PoolWant:
-    """What apply compares for one pool field: gcloud's projection of the live
-    value, the wanted value as that projection prints it, and how a change line
-    names it."""
-
-    field: str
-    want: str
-    label: str
-
-
-def _pool_wants(settings: Settings, pool: NodePool) -> dict[str, PoolWant]:
-    worker = _is_worker_pool(settings, pool)
-    accelerator = pool.accelerator
-    wants = {
-        "machine": PoolWant("config.machineType", pool.machine_type, "machine type"),
-        "disk": PoolWant("config.diskSizeGb", str(pool.disk_size), "disk size GB"),
-        "autoscaling": PoolWant("autoscaling.enabled", "True" if pool.autoscaling else "",
-                                "autoscaling"),
-        "spot": PoolWant("config.spot", "True" if pool.spot else "", "spot"),
-        "preemptible": PoolWant("config.preemptible", "True" if pool.preemptible else "",
-                                "preemptible"),
-        "accelerator": PoolWant("config.accelerators[0].acceleratorType",
-                                accelerator.type if accelerator else "", "accelerator"),
-        "accelerator_count": PoolWant("config.accelerators[0].acceleratorCount",
-                                      str(accelerator.count) if accelerator else "",
-                                      "accelerators per node"),
-        "taint_key": PoolWant("config.taints[].key", WORKER_TAINT_KEY if worker else "",
-                              "taint key"),
-        "taint_value": PoolWant("config.taints[].value", WORKER_TAINT_VALUE if worker else "",
-                                "taint value"),
-        # The API spells effects in upper snake case (NoSchedule: NO_SCHEDULE).
-        "taint_effect": PoolWant("config.taints[].effect",
-                                 "NO_SCHEDULE" if worker else "", "taint effect"),
-        "tags": PoolWant("config.tags", ";".join(settings.cluster.network_tags), "network tags"),
-    }  # fmt: skip
-    if pool.autoscaling:
-        wants["min"] = PoolWant("autoscaling.minNodeCount", str(pool.min_nodes), "min nodes")
-        wants["max"] = PoolWant("autoscaling.maxNodeCount", str(pool.max_nodes), "max nodes")
-    if settings.gcs.mode == "workload_identity":
-        wants["metadata"] = PoolWant("config.workloadMetadataConfig.mode", "GKE_METADATA",
-                                     "workload metadata")  # fmt: skip
-    return wants
 
 
 def pool_facts(settings: Settings) -> list[dict[str, object]]:
@@ -432,239 +386,272 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
 REPLACED_FIELDS = frozenset({"spot", "preemptible", "node_access", *hardening.REPLACED_FACTS})
 
 
-# ------------------------------------------------------------------ script parts
+# ------------------------------------------------------------------ the wanted state
 
 
-_BOOLEAN_FIELDS = ("autoscaling.enabled", "config.spot", "config.preemptible")
+@dataclass(frozen=True)
+class Field:
+    """One live field apply compares (the runtime's ``want_field`` record).
+
+    ``index`` is the field's 1-based position in the read projection;
+    ``compare`` how the runtime compares it (text, bool, count, enum, list,
+    contains: see cluster_runtime.sh); ``group`` the update command that
+    changes it, or ``replace``.
+    """
+
+    group: str
+    index: int
+    compare: str
+    label: str
+    want: str
 
 
-def _differs(pool: str, want: PoolWant) -> str:
-    kind = "bool" if want.field in _BOOLEAN_FIELDS else "value"
-    return f"differs {_q(pool)} {_field(want.field)} {_q(want.want)} {_q(want.label)} {kind}"
+def _pool_fields(settings: Settings, pool: NodePool) -> list[Field]:
+    def field(group: str, name: str, compare: str, label: str, want: str) -> Field:
+        return Field(group, _field(name), compare, label, want)
 
-
-def _tests(tests: Sequence[str]) -> str:
-    # Each test is a command of its own; a quoted | separates them.
-    return " '|' ".join(tests)
-
-
-def _pool_block(settings: Settings, pool: NodePool) -> str:
-    """Create the pool when missing; else update what differs, one call per flag group."""
-    wants = _pool_wants(settings, pool)
-    name = _q(pool.name)
-    replace = [pool_delete_command(settings, pool.name), pool_create_command(settings, pool)]
-
-    def update(keys: Sequence[str], flags: Sequence[str]) -> str:
-        tests = _tests([_differs(pool.name, wants[k]) for k in keys if k in wants])
-        return (
-            f"    if any_differs 'in place' {tests}; then\n"
-            f"      mutate {_line(pool_update_command(settings, pool, flags), '      ')}\n"
-            f"    fi"
-        )
-
-    core = not _is_worker_pool(settings, pool)
-    blocks = [
-        # GKE creates the core pool with the cluster.
-        f"  if ! has_pool {name}{' && ! ((new_cluster))' if core else ''}; then",
-        f"    change {_q(f'node pool {pool.name}: create')}",
-        f"    mutate {_line(pool_create_command(settings, pool), '    ')}",
-        "  fi",
-        f"  if has_pool {name} || ((dry_run)); then",
-    ]
-    # Fields that cannot change in place: replace the pool, or refuse.
-    replaced = [wants["spot"], wants["preemptible"]]
-    if not pool.accelerator:
-        replaced.append(wants["accelerator"])
-    checks = [_differs(pool.name, w) for w in replaced]
+    worker = _is_worker_pool(settings, pool)
+    accelerator = pool.accelerator
+    # Fields that cannot change in place (UpdateNodePoolRequest has none of them).
+    fields = [
+        field("replace", "config.spot", "bool", "spot", "True" if pool.spot else ""),
+        field("replace", "config.preemptible", "bool", "preemptible",
+              "True" if pool.preemptible else ""),
+    ]  # fmt: skip
+    if not accelerator:
+        fields.append(field("replace", "config.accelerators[0].acceleratorType", "text",
+                            "accelerator", ""))  # fmt: skip
     if settings.gcs.mode == "node_scopes":
-        checks.append(f"has_scope {name} {_field('config.oauthScopes')} {_q(CLOUD_PLATFORM_SCOPE)}")
-    blocks += [
-        "    pool_replaced=0",
-        f"    if any_differs replace {_tests(checks)}; then",
-        f"      replace_pool {name} \\",
-        f"        {_q(_join(replace[0]))} \\",
-        f"        {_q(_join(replace[1]))}",
-        "    fi",
-        "    # A replaced pool is new; under --dry-run every command is shown.",
-        "    if ! ((pool_replaced)) || ((dry_run)); then",
-    ]
-    inner = [
-        update(
-            ["machine", "disk"],
-            ["--machine-type", pool.machine_type, "--disk-size", str(pool.disk_size)],
-        ),
-        update(
-            ["autoscaling", "min", "max"],
-            _autoscaling_flags(pool) or ["--no-enable-autoscaling"],
-        ),
+        fields.append(field("replace", "config.oauthScopes", "contains", "access scopes",
+                            CLOUD_PLATFORM_SCOPE))  # fmt: skip
+    fields += [
+        field("shape", "config.machineType", "text", "machine type", pool.machine_type),
+        field("shape", "config.diskSizeGb", "count", "disk size GB", str(pool.disk_size)),
+        field("autoscaling", "autoscaling.enabled", "bool", "autoscaling",
+              "True" if pool.autoscaling else ""),
+    ]  # fmt: skip
+    if pool.autoscaling:
+        fields += [
+            field("autoscaling", "autoscaling.minNodeCount", "count", "min nodes",
+                  str(pool.min_nodes)),
+            field("autoscaling", "autoscaling.maxNodeCount", "count", "max nodes",
+                  str(pool.max_nodes)),
+        ]  # fmt: skip
+    if accelerator:
+        fields += [
+            field("accelerator", "config.accelerators[0].acceleratorType", "text",
+                  "accelerator", accelerator.type),
+            field("accelerator", "config.accelerators[0].acceleratorCount", "count",
+                  "accelerators per node", str(accelerator.count)),
+        ]  # fmt: skip
+    fields += [
+        field("taints", "config.taints[].key", "text", "taint key",
+              WORKER_TAINT_KEY if worker else ""),
+        field("taints", "config.taints[].value", "text", "taint value",
+              WORKER_TAINT_VALUE if worker else ""),
+        # The API spells effects in upper snake case (NoSchedule: NO_SCHEDULE).
+        field("taints", "config.taints[].effect", "enum", "taint effect",
+              "NO_SCHEDULE" if worker else ""),
+        field("tags", "config.tags", "list", "network tags",
+              ";".join(settings.cluster.network_tags)),
+    ]  # fmt: skip
+    if settings.gcs.mode == "workload_identity":
+        fields.append(field("metadata", "config.workloadMetadataConfig.mode", "enum",
+                            "workload metadata", "GKE_METADATA"))  # fmt: skip
+    # Private nodes, the nodes' account and Shielded VM (dkgen/render/cluster_hardening.py).
+    fields += [field(w.group, w.field, w.compare, w.label, w.want)
+               for w in hardening.pool_wants(settings, pool)]  # fmt: skip
+    return fields
+
+
+def _pool_updates(settings: Settings, pool: NodePool) -> list[tuple[str, list[str]]]:
+    """Each in-place group's gcloud flags, in the order apply runs them."""
+    updates = [
+        ("shape", ["--machine-type", pool.machine_type, "--disk-size", str(pool.disk_size)]),
+        ("autoscaling", _autoscaling_flags(pool) or ["--no-enable-autoscaling"]),
     ]
     if pool.accelerator:
-        inner.append(update(["accelerator", "accelerator_count"], _accelerator_flag(pool)))
-    taints = _taint_flags(settings, pool) or ["--node-taints", ""]
-    inner.append(update(["taint_key", "taint_value", "taint_effect"], taints))
-    inner.append(update(["tags"], ["--tags", ",".join(settings.cluster.network_tags)]))
-    if "metadata" in wants:
-        inner.append(update(["metadata"], ["--workload-metadata", "GKE_METADATA"]))
-    if not pool.autoscaling:
-        # A fixed-size pool holds num_nodes per zone; an autoscaled one is the autoscaler's.
-        inner.append(
-            f"    if size_differs {name} {pool.num_nodes}; then\n"
-            f"      mutate {_line(pool_resize_command(settings, pool), '      ')}\n"
-            f"    fi"
-        )
-    blocks += ["  " + line if line else line for b in inner for line in b.split("\n")]
-    blocks += ["    fi", "  fi"]
-    return "\n".join(blocks)
+        updates.append(("accelerator", _accelerator_flag(pool)))
+    updates.append(("taints", _taint_flags(settings, pool) or ["--node-taints", ""]))
+    updates.append(("tags", ["--tags", ",".join(settings.cluster.network_tags)]))
+    if settings.gcs.mode == "workload_identity":
+        updates.append(("metadata", ["--workload-metadata", "GKE_METADATA"]))
+    return updates + hardening.pool_updates(pool)
 
 
-def _cluster_block(settings: Settings) -> str:
+def _cluster_fields(settings: Settings) -> list[tuple[Field, list[str] | None]]:
+    """Each compared cluster field and its update flags (None: cleared instead)."""
     cluster = settings.cluster
-    channel = (cluster.release_channel or "").upper()
-    channel_flag = cluster.release_channel or "None"
-    labels_field = _field("resourceLabels", CLUSTER_FIELDS)
-    labels = ";".join(f"{k}={v}" for k, v in sorted(cluster.labels))
-    lines = [
-        "  if ! has_cluster; then",
-        f"    change {_q(f'cluster {cluster.name}: create')}",
-        f"    mutate {_line(cluster_create_command(settings), '    ')}",
-        "    new_cluster=1",
-        '    if [[ "$action" == apply ]] && ! ((dry_run)); then',
-        "      read_live",
-        "    fi",
-        "  fi",
-        "  if has_cluster || ((dry_run)); then",
-        f"    if cluster_differs {_field('releaseChannel.channel', CLUSTER_FIELDS)} "
-        f"{_q(channel)} 'release channel'; then",
-        _call(
-            "mutate",
-            cluster_update_command(settings, ["--release-channel", channel_flag]),
-            "      ",
-        ),
-        "    fi",
-        f"    if cluster_differs {labels_field} {_q(labels)} labels; then",
-    ]
-    if cluster.labels:
+    labels = ";".join(f"{k}={v}" for k, v in cluster.labels)
+    rows: list[tuple[Field, list[str] | None]] = [
+        (Field("channel", _field("releaseChannel.channel", CLUSTER_FIELDS), "enum",
+               "release channel", (cluster.release_channel or "").upper()),
+         ["--release-channel", cluster.release_channel or "None"]),
         # gcloud's --update-labels sets exactly the labels given (SetLabelsRequest
         # with those alone), so labels no longer wanted go with the same call.
-        update = ["--update-labels", ",".join(f"{k}={v}" for k, v in cluster.labels)]
-        lines.append(f"      mutate {_line(cluster_update_command(settings, update), '      ')}")
-    else:
-        remove = cluster_update_command(settings, ["--remove-labels"])
-        lines.append(f"      remove_labels {labels_field} {_q(_join(remove))}")
-    lines.append("    fi")
+        (Field("labels", _field("resourceLabels", CLUSTER_FIELDS), "list", "labels", labels),
+         ["--update-labels", labels.replace(";", ",")] if labels else None),
+    ]  # fmt: skip
     if settings.gcs.mode == "workload_identity":
         pool = _workload_pool(settings)
-        lines += [
-            f"    if cluster_differs "
-            f"{_field('workloadIdentityConfig.workloadPool', CLUSTER_FIELDS)} "
-            f"{_q(pool)} 'workload pool'; then",
-            _call("mutate", cluster_update_command(settings, ["--workload-pool", pool]), "      "),
-            "    fi",
-        ]
-    lines.append("  fi")
-    return "\n".join(lines)
+        rows.append((Field("workload-pool", _field("workloadIdentityConfig.workloadPool",
+                                                   CLUSTER_FIELDS),
+                           "text", "workload pool", pool), ["--workload-pool", pool]))  # fmt: skip
+    # Private nodes by default and the control plane's endpoints (cluster_hardening.py).
+    rows += [(Field(w.group, _field(w.field, CLUSTER_FIELDS), w.compare, w.label, w.want), flags)
+             for w, flags in hardening.cluster_wants(settings)]  # fmt: skip
+    return rows
 
 
-def _iam_block(settings: Settings) -> str:
-    email = settings.gcs.service_account
-    if settings.gcs.mode != "workload_identity" or not email:
-        return ""
-    lines = ["  new_account=0"]
-    if settings.gcs.managed_account:
-        lines += [
-            f"  if dry_run_or exists {_line(account_lookup_command(settings, email), '  ')}; then",
-            "    :",
-            "  else",
-            f"    change {_q(f'service account {email}: create')}",
-            f"    mutate {_line(account_create_command(settings, email), '    ')}",
-            "    new_account=1",
-            "  fi",
-        ]
-    member = workload_identity_member(settings)
-    role = "roles/iam.workloadIdentityUser"
+def _record(*words: object) -> str:
+    return "  " + " ".join(_word(w if isinstance(w, str) else str(w)) for w in words)
+
+
+def _define(kind: str, name: str, verb: str, command: Command) -> str:
+    return "  " + _line(["define_command", kind, name, verb, *command], "  ")
+
+
+def _want_field(kind: str, name: str, field: Field) -> str:
+    return _record("want_field", kind, name, field.group, field.index, field.compare,
+                   field.label, field.want)  # fmt: skip
+
+
+def _cluster_state(settings: Settings) -> list[str]:
+    lines = [
+        "  # The cluster: how to read it, create it, and each field apply compares.",
+        _define("cluster", "-", "read", cluster_read_command(settings)),
+        _define("cluster", "-", "create", cluster_create_command(settings)),
+    ]
+    for field, flags in _cluster_fields(settings):
+        lines.append(_want_field("cluster", "-", field))
+        if flags is None:
+            remove = cluster_update_command(settings, ["--remove-labels"])
+            lines.append(_define("cluster", "-", f"clear:{field.group}", remove))
+        else:
+            update = cluster_update_command(settings, flags)
+            lines.append(_define("cluster", "-", f"update:{field.group}", update))
     lines += [
-        "  # A new account reaches every IAM server only after a while: read, bind with retries.",
-        "  # (diff cannot read the policy of an account it has not created.)",
-        '  if { [[ "$action" == diff ]] && ((new_account)); } ||',
-        f"    ! has_binding {_q(f'{role}|{member}')} retry "
-        f"{_line(account_policy_command(settings, email), '  ')}; then",
-        f"    change {_q(f'service account {email}: let {member} act as it')}",
-        f"    mutate retry {_line(workload_identity_binding_command(settings, email), '    ')}",
-        "  fi",
+        _define("cluster", "-", "credentials", credentials_command(settings)),
+        _define("cluster", "-", "status", cluster_status_command(settings)),
+        _define("cluster", "-", "delete", cluster_delete_command(settings)),
     ]
-    for bucket in settings.gcs.buckets:
-        key = f"{bucket.role}|serviceAccount:{email}"
+    return lines
+
+
+def _pools_state(settings: Settings) -> list[str]:
+    lines = [
+        "  # Node pools: their live list, and each pool in order with its fields.",
+        _define("pool", "-", "read", pools_read_command(settings)),
+        _define("pool", "-", "read-sizes", instance_groups_read_command(settings)),
+        _define("pool", "-", "list", pool_list_command(settings)),
+        _define("pool", "-", "delete-other", pool_delete_command(settings, None)),
+    ]
+    for pool in [settings.cluster.core_pool, *(group.pool for group in settings.workers)]:
+        role = "worker" if _is_worker_pool(settings, pool) else "core"
+        # A fixed-size pool holds num_nodes per zone; an autoscaled one is the autoscaler's.
+        nodes = "" if pool.autoscaling else str(pool.num_nodes)
+        lines += ["", _record("want_pool", pool.name, role, nodes)]
+        lines.append(_define("pool", pool.name, "create", pool_create_command(settings, pool)))
+        lines.append(_define("pool", pool.name, "delete", pool_delete_command(settings, pool.name)))
+        lines += [_want_field("pool", pool.name, f) for f in _pool_fields(settings, pool)]
+        for group, flags in _pool_updates(settings, pool):
+            command = pool_update_command(settings, pool, flags)
+            lines.append(_define("pool", pool.name, f"update:{group}", command))
+        if not pool.autoscaling:
+            lines.append(_define("pool", pool.name, "resize", pool_resize_command(settings, pool)))
+    return lines
+
+
+def _node_identity_state(settings: Settings) -> list[str]:
+    """The cluster's egress and the nodes' dedicated account with its project roles
+    (dkgen/render/cluster_hardening.py): apply makes them before the cluster,
+    delete removes them after it."""
+    lines = [
+        "",
+        "  # Egress of private nodes: a Cloud Router and its NAT (cluster_hardening.sh).",
+        _record(*hardening.egress_record(settings)),
+        *(_define(*definition) for definition in hardening.egress_definitions(settings)),
+    ]
+    accounts = hardening.node_account_definitions(settings)
+    if accounts:
         lines += [
-            f"  if ! has_binding {_q(key)} {_line(bucket_policy_command(bucket.name), '  ')}; then",
-            f"    change {_q(f'bucket {bucket.name}: grant {bucket.role} to {email}')}",
-            _call("mutate", bucket_binding_command("add", bucket.name, bucket.role, email), "    "),
-            "  fi",
+            "",
+            "  # The nodes' own account, and its only project roles (retried while IAM",
+            "  # propagates a new account).",
+            _record("want_account", hardening.node_account(settings)),
+            *(_define(*definition) for definition in accounts),
+            *(_record("want_grant", *grant, IAM_ATTEMPTS)
+              for grant in hardening.project_grants(settings)),
+            *(_define(*definition) for definition in hardening.project_grant_definitions(settings)),
+        ]  # fmt: skip
+    return lines
+
+
+def _iam_state(settings: Settings) -> list[str]:
+    email = settings.gcs.service_account
+    lines = ["", "  # Google service accounts this cluster owns, and IAM grants."]
+    if settings.gcs.mode == "workload_identity" and email:
+        if settings.gcs.managed_account:
+            lines += [
+                _record("want_account", email),
+                _define("account", email, "lookup", account_lookup_command(settings, email)),
+                _define("account", email, "create", account_create_command(settings, email)),
+                _define("account", email, "delete", account_delete_command(settings, email)),
+            ]
+        # A new account reaches every IAM server only after a while: its policy
+        # calls retry (waits 1, 2, 4, 8, 16 s).
+        account = f"service account {email}"
+        lines += [
+            _record("want_grant", account, workload_identity_member(settings),
+                    WORKLOAD_IDENTITY_ROLE, "added", IAM_ATTEMPTS),
+            _define("grant", account, "read", account_policy_command(settings, email)),
+            _define("grant", account, "add", workload_identity_binding_command(settings, email)),
+        ]  # fmt: skip
+    grantee = hardening.bucket_grantee(settings)
+    if grantee is None:
+        return lines if len(lines) > 2 else []
+    # The bucket roles go to the account pods act as: Workload Identity's, or
+    # under node_scopes the nodes' own. An account dkgen made has exactly what
+    # the settings say; a named account's other roles are its owner's: only added.
+    member, owned = grantee
+    mode = "owned" if owned else "added"
+    for bucket in settings.gcs.buckets:
+        target = f"bucket {bucket.name}"
+        lines += [
+            _record("want_grant", target, member, bucket.role, mode, 1),
+            _define("grant", target, "read", bucket_policy_command(bucket.name)),
+            _define("grant", target, "add", bucket_binding_command("add", bucket.name)),
+            _define("grant", target, "remove", bucket_binding_command("remove", bucket.name)),
         ]
-    return "\n".join(lines)
+    return lines if len(lines) > 2 else []
 
 
-def _apply_body(settings: Settings) -> str:
-    pools = [settings.cluster.core_pool, *(group.pool for group in settings.workers)]
-    wanted = " ".join(_q(p.name) for p in pools)
-    blocks = [
-        "  read_live",
-        _cluster_block(settings),
-        *(_pool_block(settings, pool) for pool in pools),
-        f"  delete_other_pools {_q(_join(pool_delete_command(settings, 'POOL')))} {wanted}",
-        _iam_block(settings),
-    ]
-    return "\n".join(b for b in blocks if b)
-
-
-def _delete_prompt(settings: Settings) -> str:
-    # The question names the notebooks' disk when there is one (render/jupyter_home.py).
-    suffix = delete_question_suffix(settings)
-    return f"Delete GKE cluster $cluster_name and everything on it{suffix}? [y/N] "
-
-
-def _keda_install(settings: Settings) -> str:
+def _keda_state(settings: Settings) -> list[str]:
     """KEDA, the engine of adaptive groups (dkgen/autoscaling.py), installed by
     apply once kubectl points at the cluster, before `kubectl apply -k`; a
     server-side apply of the pinned release, so re-running it changes nothing."""
     if not adaptive_groups(settings):
-        return ""
-    return "\n".join(f"  run {_line(command, '  ')}" for command in keda_install_commands())
+        return []
+    install, wait = keda_install_commands()
+    return [
+        "",
+        "  # KEDA, which scales the adaptive worker groups.",
+        _define("keda", "-", "install", install),
+        _define("keda", "-", "wait", wait),
+    ]
 
 
-def _delete_body(settings: Settings) -> str:
+def _wanted_state(settings: Settings) -> str:
     lines = [
-        "  read_live",
-        "  if has_cluster || ((dry_run)); then",
-        "    credentials",
-        "    delete_load_balancers",
-        "  fi",
+        *hardening.run_time_lines(settings),
+        *_cluster_state(settings),
+        "",
+        *_pools_state(settings),
+        *_node_identity_state(settings),
+        *_iam_state(settings),
+        *_keda_state(settings),
     ]
-    email = settings.gcs.service_account
-    if settings.gcs.mode == "workload_identity" and email and settings.gcs.managed_account:
-        # The account and its grants belong to this cluster; one you named is left alone.
-        for bucket in settings.gcs.buckets:
-            key = f"{bucket.role}|serviceAccount:{email}"
-            lines += [
-                f"  if has_binding {_q(key)} tolerate_missing "
-                f"{_line(bucket_policy_command(bucket.name), '  ')}; then",
-                _call(
-                    "run", bucket_binding_command("remove", bucket.name, bucket.role, email), "    "
-                ),
-                "  fi",
-            ]
-        lines += [
-            f"  if dry_run_or exists {_line(account_lookup_command(settings, email), '  ')}; then",
-            f"    run {_line(account_delete_command(settings, email), '    ')}",
-            "  fi",
-        ]
-    lines += [
-        "  if has_cluster || ((dry_run)); then",
-        f"    run {_line(cluster_delete_command(settings), '    ')}",
-        "  else",
-        f"    note {_q(f'cluster {settings.cluster.name} does not exist')}",
-        "  fi",
-    ]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _facts_comment(settings: Settings) -> str:
@@ -688,8 +675,9 @@ Makes the GKE cluster {name} and its node pools what the settings say.
                (exit 0; with --exit-code, 1 when there are changes)
   credentials  point kubectl at the cluster
   status       show the cluster and its node pools
-  delete       delete load balancers, then the IAM grants and service account
-               this script made, then the cluster (asks unless --yes); re-runnable
+  delete       delete load balancers, the cluster, then its Cloud Router and NAT
+               and the IAM grants and service accounts this script made (asks
+               unless --yes); re-runnable
 
   --dry-run    print each command instead of running it (reads nothing: every
                comparison counts as a change, so every command is shown)
@@ -698,301 +686,15 @@ Makes the GKE cluster {name} and its node pools what the settings say.
   --exit-code  with diff: exit 1 when there are changes"""
 
 
-RUNTIME = r"""
-# Run a command, or under --dry-run print it shell-quoted on one line.
-run() {
-  if ((dry_run)); then
-    if [[ "$1" == retry ]]; then
-      shift
-    fi
-    local quoted
-    printf -v quoted '%q ' "$@"
-    printf '%s\n' "${quoted% }"
-  else
-    "$@"
-  fi
-}
-
-note() {
-  printf 'cluster.sh: %s\n' "$1" >&2
-}
-
-# One change apply makes: diff prints it on stdout, apply announces it on stderr.
-change() {
-  changes=$((changes + 1))
-  if [[ "$action" == diff ]]; then
-    printf '%s\n' "$1"
-  else
-    note "$1"
-  fi
-}
-
-# A request that changes the cloud: apply runs it, diff only counts it.
-mutate() {
-  if [[ "$action" == diff ]]; then
-    return 0
-  fi
-  run "$@"
-}
-
-fail_lookup() {
-  note "could not read the live state: $*"
-  exit 1
-}
-
-# Under --dry-run: print the lookup and take it as "not found".
-dry_run_or() {
-  if ((dry_run)); then
-    run "${@:2}"
-    return 1
-  fi
-  "$@"
-}
-
-# True when a lookup command prints something. A lookup that fails (no
-# permission, no network) stops the script rather than passing for "missing".
-exists() {
-  local found
-  if ! found="$("$@")"; then
-    fail_lookup "$*"
-  fi
-  [[ -n "$found" ]]
-}
-
-# Run a command until it succeeds, at most iam_attempts times, waiting 1, 2, 4 … s.
-retry() {
-  local attempt=1 wait=1
-  until "$@"; do
-    if ((attempt >= iam_attempts)); then
-      return 1
-    fi
-    note "retrying in ${wait}s (IAM reaches new accounts slowly): $1 $2 $3 $4"
-    sleep "$wait"
-    attempt=$((attempt + 1))
-    wait=$((wait * 2))
-  done
-}
-
-# Read a policy that may be missing (a deleted bucket or account): empty then.
-tolerate_missing() {
-  if ! "$@" 2>/dev/null; then
-    note "could not read the IAM policy of $5; taken as holding nothing"
-  fi
-}
-
-# has_binding 'ROLE|MEMBER' COMMAND…: whether the policy COMMAND prints holds it.
-has_binding() {
-  local want="$1" policy
-  shift
-  if ((dry_run)); then
-    if [[ "$1" == retry || "$1" == tolerate_missing ]]; then
-      shift
-    fi
-    run "$@"
-    return 1
-  fi
-  if ! policy="$("$@")"; then
-    fail_lookup "${*:2}"
-  fi
-  grep -Fxq -- "$want" <<<"$policy"
-}
-
-live_cluster=""
-live_pools=""
-live_groups=""
-
-# The live cluster, its node pools and their instance groups, read once.
-read_live() {
-  if ((dry_run)); then
-    run "${read_cluster[@]}"
-    run "${read_pools[@]}"
-    run "${read_groups[@]}"
-    return
-  fi
-  live_cluster="$("${read_cluster[@]}")" || fail_lookup "${read_cluster[*]}"
-  live_cluster="$(awk -F'|' -v name="$cluster_name" '$1 == name' <<<"$live_cluster")"
-  if [[ -n "$live_cluster" ]]; then
-    live_pools="$("${read_pools[@]}")" || fail_lookup "${read_pools[*]}"
-    live_groups="$("${read_groups[@]}")" || fail_lookup "${read_groups[*]}"
-  fi
-}
-
-has_cluster() {
-  [[ -n "$live_cluster" ]]
-}
-
-has_pool() {
-  [[ -n "$live_pools" ]] &&
-    awk -F'|' -v pool="$1" '$1 == pool {found = 1} END {exit !found}' <<<"$live_pools"
-}
-
-pool_field() {
-  awk -F'|' -v pool="$1" -v field="$2" '$1 == pool {print $field}' <<<"$live_pools"
-}
-
-# The pool's node counts per zone, distinct, comma-separated (from its instance groups).
-pool_sizes() {
-  local urls
-  urls="$(pool_field "$1" "$url_field")"
-  awk -F'|' -v urls="$urls" '
-    BEGIN {
-      n = split(urls, u, ";")
-      for (i = 1; i <= n; i++) { sub(/.*\//, "", u[i]); mine[u[i]] = 1 }
-    }
-    ($1 in mine) && !seen[$2]++ { sizes = sizes (sizes == "" ? "" : ",") $2 }
-    END { print sizes }' <<<"$live_groups"
-}
-
-# How a live or wanted value reads in a change line.
-shown() {
-  if [[ "$2" == bool ]]; then
-    [[ "$1" == True ]] && echo on || echo off
-  else
-    echo "${1:-none}"
-  fi
-}
-
-# differs POOL FIELD WANT LABEL KIND: note a change and succeed when the live field is not WANT.
-differs() {
-  if ((dry_run)); then
-    return 0
-  fi
-  local live
-  live="$(pool_field "$1" "$2")"
-  if [[ "$live" == "$3" ]]; then
-    return 1
-  fi
-  pending+=("node pool $1: $4 $(shown "$live" "$5") -> $(shown "$3" "$5")")
-}
-
-# any_differs HOW TEST '|' TEST …: run each test; report each change found
-# (HOW: in place or replace) and succeed when there was one.
-any_differs() {
-  local how="$1" words=() found=1 word
-  shift
-  pending=()
-  for word in "$@" "|"; do
-    if [[ "$word" == "|" ]]; then
-      if "${words[@]}"; then
-        found=0
-      fi
-      words=()
-    else
-      words+=("$word")
-    fi
-  done
-  local line
-  for line in "${pending[@]}"; do
-    change "$line ($how)"
-  done
-  return "$found"
-}
-
-has_scope() {
-  local scopes
-  scopes="$(pool_field "$1" "$2")"
-  if [[ ";$scopes;" == *";$3;"* ]]; then
-    return 1
-  fi
-  pending+=("node pool $1: access scopes ${scopes:-none} -> $3")
-}
-
-size_differs() {
-  if ((dry_run)); then
-    return 0
-  fi
-  local live
-  live="$(pool_sizes "$1")"
-  if [[ "$live" == "$2" ]]; then
-    return 1
-  fi
-  change "node pool $1: nodes per zone ${live:-none} -> $2 (in place)"
-}
-
-cluster_differs() {
-  if ((dry_run)); then
-    return 0
-  fi
-  local live
-  live="$(awk -F'|' -v field="$1" '{print $field}' <<<"$live_cluster")"
-  if [[ "$1" == "$labels_field" ]]; then
-    live="$(tr ';' '\n' <<<"$live" | sort | paste -sd';' -)"
-  fi
-  if [[ "$live" == "$2" ]]; then
-    return 1
-  fi
-  change "cluster $cluster_name: $3 ${live:-none} -> ${2:-none} (in place)"
-}
-
-# remove_labels FIELD 'COMMAND': remove every live label (none is wanted).
-remove_labels() {
-  local live keys
-  live="$(awk -F'|' -v field="$1" '{print $field}' <<<"$live_cluster")"
-  if ((dry_run)); then
-    eval "mutate $2 KEY"
-  elif [[ -n "$live" ]]; then
-    printf -v keys '%q' "$(tr ';' '\n' <<<"$live" | cut -d= -f1 | paste -sd, -)"
-    eval "mutate $2 $keys"
-  fi
-}
-
-# replace_pool POOL 'DELETE' 'CREATE': GKE cannot change these fields in place.
-replace_pool() {
-  pool_replaced=1
-  if ((replace || dry_run)) || [[ "$action" == diff ]]; then
-    eval "mutate $2"
-    eval "mutate $3"
-    return
-  fi
-  note "node pool $1: GKE cannot change the above in place. To replace the pool (its nodes"
-  note "  and the pods on them go away, then come back on new nodes), run"
-  note "  ./cluster.sh apply --replace, or by hand: $2 && $3"
-  refused=1
-}
-
-confirm() {
-  if ((assume_yes || dry_run)) || [[ "$action" == diff ]]; then
-    return 0
-  fi
-  local answer
-  read -r -p "$1 [y/N] " answer || answer=""
-  [[ "$answer" == [yY] ]]
-}
-
-# delete_other_pools 'DELETE POOL' WANTED…: node pools the settings no longer have.
-delete_other_pools() {
-  local command="$1" pool
-  shift
-  if ((dry_run)); then
-    note "then each node pool the settings do not name: ${command/POOL/NAME}"
-    return
-  fi
-  while IFS='|' read -r pool _; do
-    if [[ -z "$pool" || " $* " == *" $pool "* ]]; then
-      continue
-    fi
-    change "node pool $pool: delete"
-    if [[ "$action" == diff ]]; then
-      continue
-    fi
-    if confirm "Delete node pool $pool and the pods on it?"; then
-      eval "run ${command/POOL/$(printf '%q' "$pool")}"
-    else
-      note "node pool $pool kept"
-      refused=1
-    fi
-  done <<<"$live_pools"
-}
-"""
+@functools.cache
+def cluster_runtime() -> str:
+    """The reconciler every cluster.sh carries, verbatim (cluster_runtime.sh)."""
+    return (Path(__file__).parent / "cluster_runtime.sh").read_text(encoding="utf-8")
 
 
 def render_cluster_script(settings: Settings, header: str) -> str:
-    name = _q(settings.cluster.name)
     usage = USAGE.format(name=settings.cluster.name)
-
-    def array(command: Command) -> str:
-        return "(" + _line(command, "  ") + ")"
-
+    runtime = cluster_runtime().removeprefix("# shellcheck shell=bash\n")
     return f"""#!/usr/bin/env bash
 {header}
 #
@@ -1007,108 +709,18 @@ usage() {{
 USAGE
 }}
 
-cluster_name={name}
-dry_run=0
-assume_yes=0
-replace=0
-exit_code=0
-action=""
-for arg in "$@"; do
-  case "$arg" in
-    apply | create) action=apply ;;
-    diff | credentials | status | delete) action="$arg" ;;
-    --dry-run) dry_run=1 ;;
-    --yes) assume_yes=1 ;;
-    --replace) replace=1 ;;
-    --exit-code) exit_code=1 ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *)
-      echo "cluster.sh: unknown argument: $arg" >&2
-      exit 2
-      ;;
-  esac
-done
-if [[ -z "$action" ]]; then
-  usage >&2
-  exit 2
-fi
+{runtime}
+{hardening.hardening_runtime()}
+# ---------------------------------------------------------------- the wanted state
+# Rendered by dkgen from the settings: data for the runtime above.
 
-changes=0
-refused=0
-pending=()
-new_cluster=0
-pool_replaced=0
-iam_attempts={IAM_ATTEMPTS}
+cluster_name={_q(settings.cluster.name)}
 url_field={_field("instanceGroupUrls")}
-labels_field={_field("resourceLabels", CLUSTER_FIELDS)}
-read_cluster={array(cluster_read_command(settings))}
-read_pools={array(pools_read_command(settings))}
-read_groups={array(instance_groups_read_command(settings))}
-{RUNTIME}
-credentials() {{
-  run {_line(credentials_command(settings), "")}
+delete_question_suffix={_q(delete_question_suffix(settings))}
+
+wanted_state() {{
+{_wanted_state(settings)}
 }}
 
-# Ingresses and Services of type LoadBalancer, in every namespace, own cloud
-# forwarding rules; their finalizers hold the delete until the rules are gone.
-delete_load_balancers() {{
-  run kubectl delete ingress --all-namespaces --all --wait=true
-  if ((dry_run)); then
-    note "then each Service of type LoadBalancer: kubectl delete service --namespace NS NAME"
-    return
-  fi
-  local jsonpath namespace service
-  jsonpath='{{range .items[?(@.spec.type=="LoadBalancer")]}}'
-  jsonpath+='{{.metadata.namespace}} {{.metadata.name}}{{"\\n"}}{{end}}'
-  kubectl get services --all-namespaces -o "jsonpath=$jsonpath" |
-    while read -r namespace service; do
-      run kubectl delete service --namespace "$namespace" "$service" --wait=true
-    done
-}}
-
-# apply and diff share this walk; mutate and change know which one runs.
-walk() {{
-{_apply_body(settings)}
-}}
-
-apply() {{
-  walk
-  if ((refused)); then
-    note "not everything was applied (see above); the rest is done"
-    exit 1
-  fi
-  if ((changes == 0)); then
-    note "cluster $cluster_name matches the settings; nothing to change"
-  fi
-  credentials
-{_keda_install(settings)}
-}}
-
-diff() {{
-  walk
-  if ((exit_code && changes)); then
-    exit 1
-  fi
-}}
-
-status() {{
-  run {_line(cluster_status_command(settings), "")}
-  run {_line(pool_list_command(settings), "")}
-}}
-
-delete() {{
-  if ((!assume_yes && !dry_run)); then
-    read -r -p "{_delete_prompt(settings)}" answer
-    if [[ "$answer" != [yY] ]]; then
-      note "not deleted"
-      exit 1
-    fi
-  fi
-{_delete_body(settings)}
-}}
-
-"$action"
+main "$@"
 """

@@ -35,60 +35,123 @@ Makes the GKE cluster dask-research and its node pools what the settings say.
 USAGE
 }
 
-cluster_name=dask-research
-dry_run=0
-assume_yes=0
-replace=0
-exit_code=0
-action=""
-for arg in "$@"; do
-  case "$arg" in
-    apply | create) action=apply ;;
-    diff | credentials | status | delete) action="$arg" ;;
-    --dry-run) dry_run=1 ;;
-    --yes) assume_yes=1 ;;
-    --replace) replace=1 ;;
-    --exit-code) exit_code=1 ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *)
-      echo "cluster.sh: unknown argument: $arg" >&2
-      exit 2
-      ;;
-  esac
-done
-if [[ -z "$action" ]]; then
-  usage >&2
-  exit 2
-fi
+# ---------------------------------------------------------------- dkgen runtime
+# The reconciler every cluster.sh carries, the same bytes in every build
+# (dkgen/render/cluster_runtime.sh). It knows no setting: the lines after it,
+# rendered by dkgen, declare the wanted state as data, and the runtime walks
+# that data generically. The data contract:
+#
+#   define_command KIND NAME VERB WORD...
+#       a command the runtime may run for one resource, stored word for
+#       word. KIND is cluster, pool, account, grant or keda (NAME '-' when
+#       there is one); VERB is read, create, delete, resize, update:GROUP,
+#       clear:GROUP, lookup, add, remove, credentials, status, install, ...
+#   want_field KIND NAME GROUP INDEX COMPARE LABEL WANT
+#       one live field apply compares: position INDEX of the resource's
+#       read projection (fields separated by |, lists by ;), compared as
+#       COMPARE (text, bool, count, enum, list, contains) with WANT. GROUP
+#       names the update command that changes it (update:GROUP), or
+#       "replace" when GKE cannot change it in place.
+#   want_pool NAME ROLE NODES
+#       a node pool, in order; ROLE core (GKE creates it with the cluster)
+#       or worker; NODES the nodes per zone of a fixed-size pool, '' when
+#       the autoscaler owns the size.
+#   want_account EMAIL
+#       a Google service account this cluster owns (created by apply,
+#       deleted by delete; commands: account EMAIL lookup/create/delete).
+#   want_grant TARGET MEMBER ROLE MODE ATTEMPTS
+#       MEMBER holds ROLE in TARGET's IAM policy (commands: grant TARGET
+#       read/add/remove; add and remove get --member and --role appended).
+#       MODE owned: the member's roles on TARGET are exactly the wanted
+#       ones (others are revoked) and delete revokes them; added: only
+#       added, never removed (a member dkgen does not own). ATTEMPTS > 1
+#       retries the policy calls while IAM propagates a new account.
+#
+# A new kind (say a Cloud NAT router) is a few want_*/define_command lines
+# in dkgen/render/cluster_script.py and one reconcile_KIND function here,
+# called from walk in order.
+#
+# Every value reaches a command through arrays, never through word
+# splitting; stored commands are printf %q words, read back with eval.
 
+# Set by the data (see above).
+cluster_name=""
+url_field=0
+delete_question_suffix=""
+
+declare -A commands=() groups=() pool_role=() pool_nodes=()
+fields=()
+pools=()
+accounts=()
+grants=()
 changes=0
 refused=0
-pending=()
 new_cluster=0
+new_account=0
 pool_replaced=0
-iam_attempts=6
-url_field=17
-labels_field=3
-read_cluster=(gcloud container clusters list \
-    --region us-central1 \
-    --project my-research-project \
-    --filter=name=dask-research '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool)')
-read_pools=(gcloud container node-pools list \
-    --cluster dask-research \
-    --region us-central1 \
-    --project my-research-project '--format=value[separator='"'"'|'"'"'](name,config.machineType,config.diskSizeGb,autoscaling.enabled,autoscaling.minNodeCount,autoscaling.maxNodeCount,config.spot,config.preemptible,config.accelerators[0].acceleratorType,config.accelerators[0].acceleratorCount,config.taints[].key,config.taints[].value,config.taints[].effect,config.tags,config.workloadMetadataConfig.mode,config.oauthScopes,instanceGroupUrls)')
-read_groups=(gcloud compute instance-groups managed list \
-    --project my-research-project '--format=value[separator='"'"'|'"'"'](name,targetSize)')
+live_cluster=""
+live_pools=""
+live_groups=""
+
+# ---------------------------------------------------------------- the data
+
+define_command() {
+  local owner="$1 $2" verb="$3"
+  shift 3
+  local quoted
+  printf -v quoted '%q ' "$@"
+  commands[$owner $verb]="$quoted"
+  # update:GROUP and clear:GROUP: the resource's groups, in the order given.
+  if [[ "$verb" == update:* || "$verb" == clear:* ]] &&
+    [[ " ${groups[$owner]:-} " != *" ${verb#*:} "* ]]; then
+    groups[$owner]+="${verb#*:} "
+  fi
+}
+
+want_field() {
+  local record
+  printf -v record '%q ' "$@"
+  fields+=("$record")
+}
+
+want_pool() {
+  pools+=("$1")
+  pool_role[$1]="$2"
+  pool_nodes[$1]="$3"
+}
+
+want_account() {
+  accounts+=("$1")
+}
+
+want_grant() {
+  local record
+  printf -v record '%q ' "$@"
+  grants+=("$record")
+}
+
+has_command() {
+  [[ -n "${commands[$1 $2 $3]+set}" ]]
+}
+
+# load_command KIND NAME VERB [WORD...]: the stored command into the array
+# "cmd" (the caller's local), WORD... appended.
+load_command() {
+  local key="$1 $2 $3"
+  shift 3
+  if [[ -z "${commands[$key]+set}" ]]; then
+    note "internal error: no command for $key"
+    exit 3
+  fi
+  eval "cmd=(${commands[$key]})"
+  cmd+=("$@")
+}
+
+# ---------------------------------------------------------------- running
 
 # Run a command, or under --dry-run print it shell-quoted on one line.
 run() {
   if ((dry_run)); then
-    if [[ "$1" == retry ]]; then
-      shift
-    fi
     local quoted
     printf -v quoted '%q ' "$@"
     printf '%s\n' "${quoted% }"
@@ -119,35 +182,44 @@ mutate() {
   run "$@"
 }
 
+# run_stored / mutate_stored KIND NAME VERB [WORD...]: the stored command.
+run_stored() {
+  local cmd=()
+  load_command "$@"
+  run "${cmd[@]}"
+}
+
+mutate_stored() {
+  local cmd=()
+  load_command "$@"
+  mutate "${cmd[@]}"
+}
+
 fail_lookup() {
   note "could not read the live state: $*"
   exit 1
 }
 
-# Under --dry-run: print the lookup and take it as "not found".
-dry_run_or() {
+# exists KIND NAME VERB: whether the stored lookup prints something. A lookup
+# that fails (no permission, no network) stops the script rather than passing
+# for "missing". Under --dry-run: print it and take it as "not found".
+exists() {
+  local cmd=() found
+  load_command "$@"
   if ((dry_run)); then
-    run "${@:2}"
+    run "${cmd[@]}"
     return 1
   fi
-  "$@"
-}
-
-# True when a lookup command prints something. A lookup that fails (no
-# permission, no network) stops the script rather than passing for "missing".
-exists() {
-  local found
-  if ! found="$("$@")"; then
-    fail_lookup "$*"
-  fi
+  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
   [[ -n "$found" ]]
 }
 
-# Run a command until it succeeds, at most iam_attempts times, waiting 1, 2, 4 … s.
+# Run a command until it succeeds, at most $1 times, waiting 1, 2, 4 … s.
 retry() {
-  local attempt=1 wait=1
+  local attempts="$1" attempt=1 wait=1
+  shift
   until "$@"; do
-    if ((attempt >= iam_attempts)); then
+    if ((attempt >= attempts)); then
       return 1
     fi
     note "retrying in ${wait}s (IAM reaches new accounts slowly): $1 $2 $3 $4"
@@ -157,47 +229,25 @@ retry() {
   done
 }
 
-# Read a policy that may be missing (a deleted bucket or account): empty then.
-tolerate_missing() {
-  if ! "$@" 2>/dev/null; then
-    note "could not read the IAM policy of $5; taken as holding nothing"
-  fi
-}
-
-# has_binding 'ROLE|MEMBER' COMMAND…: whether the policy COMMAND prints holds it.
-has_binding() {
-  local want="$1" policy
-  shift
-  if ((dry_run)); then
-    if [[ "$1" == retry || "$1" == tolerate_missing ]]; then
-      shift
-    fi
-    run "$@"
-    return 1
-  fi
-  if ! policy="$("$@")"; then
-    fail_lookup "${*:2}"
-  fi
-  grep -Fxq -- "$want" <<<"$policy"
-}
-
-live_cluster=""
-live_pools=""
-live_groups=""
+# ---------------------------------------------------------------- live state
 
 # The live cluster, its node pools and their instance groups, read once.
 read_live() {
+  local cmd=()
   if ((dry_run)); then
-    run "${read_cluster[@]}"
-    run "${read_pools[@]}"
-    run "${read_groups[@]}"
+    run_stored cluster - read
+    run_stored pool - read
+    run_stored pool - read-sizes
     return
   fi
-  live_cluster="$("${read_cluster[@]}")" || fail_lookup "${read_cluster[*]}"
+  load_command cluster - read
+  live_cluster="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
   live_cluster="$(awk -F'|' -v name="$cluster_name" '$1 == name' <<<"$live_cluster")"
   if [[ -n "$live_cluster" ]]; then
-    live_pools="$("${read_pools[@]}")" || fail_lookup "${read_pools[*]}"
-    live_groups="$("${read_groups[@]}")" || fail_lookup "${read_groups[*]}"
+    load_command pool - read
+    live_pools="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+    load_command pool - read-sizes
+    live_groups="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
   fi
 }
 
@@ -210,14 +260,19 @@ has_pool() {
     awk -F'|' -v pool="$1" '$1 == pool {found = 1} END {exit !found}' <<<"$live_pools"
 }
 
-pool_field() {
-  awk -F'|' -v pool="$1" -v field="$2" '$1 == pool {print $field}' <<<"$live_pools"
+# live_field KIND NAME INDEX: one field of the live cluster or node pool.
+live_field() {
+  if [[ "$1" == cluster ]]; then
+    awk -F'|' -v field="$3" '{print $field}' <<<"$live_cluster"
+  else
+    awk -F'|' -v pool="$2" -v field="$3" '$1 == pool {print $field}' <<<"$live_pools"
+  fi
 }
 
 # The pool's node counts per zone, distinct, comma-separated (from its instance groups).
 pool_sizes() {
   local urls
-  urls="$(pool_field "$1" "$url_field")"
+  urls="$(live_field pool "$1" "$url_field")"
   awk -F'|' -v urls="$urls" '
     BEGIN {
       n = split(urls, u, ";")
@@ -227,7 +282,22 @@ pool_sizes() {
     END { print sizes }' <<<"$live_groups"
 }
 
-# How a live or wanted value reads in a change line.
+# ---------------------------------------------------------------- comparing
+
+# normal COMPARE VALUE: the value as compared. GKE answers proto3 JSON, which
+# leaves out every field at its default, so a missing value is false, 0 or
+# the enum's …UNSPECIFIED; lists (labels as key=value) compare as sets.
+normal() {
+  case "$1" in
+    bool) [[ "$2" == True ]] && echo True || echo "" ;;
+    count) echo "${2:-0}" ;;
+    enum) [[ "$2" == *UNSPECIFIED ]] && echo "" || printf '%s\n' "$2" ;;
+    list) tr ';' '\n' <<<"$2" | LC_ALL=C sort -u | paste -sd';' - ;;
+    *) printf '%s\n' "$2" ;;
+  esac
+}
+
+# How a value reads in a change line.
 shown() {
   if [[ "$2" == bool ]]; then
     [[ "$1" == True ]] && echo on || echo off
@@ -236,49 +306,136 @@ shown() {
   fi
 }
 
-# differs POOL FIELD WANT LABEL KIND: note a change and succeed when the live field is not WANT.
-differs() {
+# field_differs COMPARE LIVE WANT
+field_differs() {
+  if [[ "$1" == contains ]]; then
+    [[ ";$2;" != *";$3;"* ]]
+  else
+    [[ "$(normal "$1" "$2")" != "$(normal "$1" "$3")" ]]
+  fi
+}
+
+# group_differs KIND NAME GROUP HOW: announce each field of GROUP that differs
+# ("… (HOW)"); succeed when one did. Under --dry-run every group differs.
+group_differs() {
+  local kind="$1" name="$2" group="$3" how="$4" record found=1 live want noun rec=()
   if ((dry_run)); then
     return 0
   fi
-  local live
-  live="$(pool_field "$1" "$2")"
-  if [[ "$live" == "$3" ]]; then
-    return 1
+  noun="node pool $name"
+  if [[ "$kind" == cluster ]]; then
+    noun="cluster $cluster_name"
   fi
-  pending+=("node pool $1: $4 $(shown "$live" "$5") -> $(shown "$3" "$5")")
-}
-
-# any_differs HOW TEST '|' TEST …: run each test; report each change found
-# (HOW: in place or replace) and succeed when there was one.
-any_differs() {
-  local how="$1" words=() found=1 word
-  shift
-  pending=()
-  for word in "$@" "|"; do
-    if [[ "$word" == "|" ]]; then
-      if "${words[@]}"; then
-        found=0
-      fi
-      words=()
-    else
-      words+=("$word")
+  for record in "${fields[@]}"; do
+    eval "rec=($record)"
+    if [[ "${rec[0]}" != "$kind" || "${rec[1]}" != "$name" || "${rec[2]}" != "$group" ]]; then
+      continue
     fi
-  done
-  local line
-  for line in "${pending[@]}"; do
-    change "$line ($how)"
+    local compare="${rec[4]}"
+    live="$(live_field "$kind" "$name" "${rec[3]}")" want="${rec[6]}"
+    if field_differs "$compare" "$live" "$want"; then
+      # Lists show sorted; other values as GKE sent them (none: left out).
+      if [[ "$compare" == list ]]; then
+        live="$(normal list "$live")" want="$(normal list "$want")"
+      fi
+      change "$noun: ${rec[5]} $(shown "$live" "$compare") -> $(shown "$want" "$compare") ($how)"
+      found=0
+    fi
   done
   return "$found"
 }
 
-has_scope() {
-  local scopes
-  scopes="$(pool_field "$1" "$2")"
-  if [[ ";$scopes;" == *";$3;"* ]]; then
-    return 1
+# first_field KIND NAME GROUP: the group's first field record.
+first_field() {
+  local record rec=()
+  for record in "${fields[@]}"; do
+    eval "rec=($record)"
+    if [[ "${rec[0]} ${rec[1]} ${rec[2]}" == "$1 $2 $3" ]]; then
+      printf '%s\n' "$record"
+      return
+    fi
+  done
+}
+
+# update_groups KIND NAME: run each group's update command when one of its
+# fields differs. A group with a clear:GROUP command and nothing wanted
+# clears what is there instead (gcloud's --remove-labels takes the keys).
+update_groups() {
+  local kind="$1" name="$2" group record live keys rec=()
+  for group in ${groups[$kind $name]:-}; do
+    if [[ "$group" == replace ]] || ! group_differs "$kind" "$name" "$group" 'in place'; then
+      continue
+    fi
+    if ! has_command "$kind" "$name" "clear:$group"; then
+      mutate_stored "$kind" "$name" "update:$group"
+      continue
+    fi
+    record="$(first_field "$kind" "$name" "$group")"
+    eval "rec=($record)"
+    if [[ -n "${rec[6]}" ]]; then
+      mutate_stored "$kind" "$name" "update:$group"
+    elif ((dry_run)); then
+      mutate_stored "$kind" "$name" "clear:$group" KEY
+    else
+      live="$(live_field "$kind" "$name" "${rec[3]}")"
+      keys="$(tr ';' '\n' <<<"$live" | cut -d= -f1 | paste -sd, -)"
+      mutate_stored "$kind" "$name" "clear:$group" "$keys"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- questions
+
+confirm() {
+  if ((assume_yes || dry_run)) || [[ "$action" == diff ]]; then
+    return 0
   fi
-  pending+=("node pool $1: access scopes ${scopes:-none} -> $3")
+  local answer
+  read -r -p "$1 [y/N] " answer || answer=""
+  [[ "$answer" == [yY] ]]
+}
+
+# ---------------------------------------------------------------- cluster
+
+reconcile_cluster() {
+  if ! has_cluster; then
+    change "cluster $cluster_name: create"
+    mutate_stored cluster - create
+    new_cluster=1
+    if [[ "$action" == apply ]] && ! ((dry_run)); then
+      read_live
+    fi
+  fi
+  if has_cluster || ((dry_run)); then
+    update_groups cluster -
+  fi
+}
+
+# ---------------------------------------------------------------- node pools
+
+reconcile_pool() {
+  local pool="$1"
+  # GKE creates the core pool with the cluster.
+  if ! has_pool "$pool" && ! { [[ "${pool_role[$pool]}" == core ]] && ((new_cluster)); }; then
+    change "node pool $pool: create"
+    mutate_stored pool "$pool" create
+  fi
+  if ! has_pool "$pool" && ! ((dry_run)); then
+    return 0
+  fi
+  pool_replaced=0
+  if group_differs pool "$pool" replace replace; then
+    replace_pool "$pool"
+  fi
+  # A replaced pool is new; under --dry-run every command is shown.
+  if ((pool_replaced)) && ! ((dry_run)); then
+    return 0
+  fi
+  update_groups pool "$pool"
+  # A fixed-size pool holds NODES per zone; an autoscaled one is the autoscaler's.
+  if [[ -n "${pool_nodes[$pool]}" ]] && size_differs "$pool" "${pool_nodes[$pool]}"; then
+    mutate_stored pool "$pool" resize
+  fi
 }
 
 size_differs() {
@@ -293,66 +450,30 @@ size_differs() {
   change "node pool $1: nodes per zone ${live:-none} -> $2 (in place)"
 }
 
-cluster_differs() {
-  if ((dry_run)); then
-    return 0
-  fi
-  local live
-  live="$(awk -F'|' -v field="$1" '{print $field}' <<<"$live_cluster")"
-  if [[ "$1" == "$labels_field" ]]; then
-    live="$(tr ';' '\n' <<<"$live" | sort | paste -sd';' -)"
-  fi
-  if [[ "$live" == "$2" ]]; then
-    return 1
-  fi
-  change "cluster $cluster_name: $3 ${live:-none} -> ${2:-none} (in place)"
-}
-
-# remove_labels FIELD 'COMMAND': remove every live label (none is wanted).
-remove_labels() {
-  local live keys
-  live="$(awk -F'|' -v field="$1" '{print $field}' <<<"$live_cluster")"
-  if ((dry_run)); then
-    eval "mutate $2 KEY"
-  elif [[ -n "$live" ]]; then
-    printf -v keys '%q' "$(tr ';' '\n' <<<"$live" | cut -d= -f1 | paste -sd, -)"
-    eval "mutate $2 $keys"
-  fi
-}
-
-# replace_pool POOL 'DELETE' 'CREATE': GKE cannot change these fields in place.
+# GKE cannot change the replace group's fields in place: replace the pool, or refuse.
 replace_pool() {
   pool_replaced=1
   if ((replace || dry_run)) || [[ "$action" == diff ]]; then
-    eval "mutate $2"
-    eval "mutate $3"
+    mutate_stored pool "$1" delete
+    mutate_stored pool "$1" create
     return
   fi
   note "node pool $1: GKE cannot change the above in place. To replace the pool (its nodes"
   note "  and the pods on them go away, then come back on new nodes), run"
-  note "  ./cluster.sh apply --replace, or by hand: $2 && $3"
+  note "  ./cluster.sh apply --replace, or by hand: ${commands[pool $1 delete]}&& ${commands[pool $1 create]% }"
   refused=1
 }
 
-confirm() {
-  if ((assume_yes || dry_run)) || [[ "$action" == diff ]]; then
-    return 0
-  fi
-  local answer
-  read -r -p "$1 [y/N] " answer || answer=""
-  [[ "$answer" == [yY] ]]
-}
-
-# delete_other_pools 'DELETE POOL' WANTED…: node pools the settings no longer have.
+# Node pools the settings no longer have (the command gets the pool's name).
 delete_other_pools() {
-  local command="$1" pool
-  shift
+  local pool cmd=()
   if ((dry_run)); then
-    note "then each node pool the settings do not name: ${command/POOL/NAME}"
+    load_command pool - delete-other NAME
+    note "then each node pool the settings do not name: ${cmd[*]}"
     return
   fi
   while IFS='|' read -r pool _; do
-    if [[ -z "$pool" || " $* " == *" $pool "* ]]; then
+    if [[ -z "$pool" || -n "${pool_role[$pool]+set}" ]]; then
       continue
     fi
     change "node pool $pool: delete"
@@ -360,7 +481,7 @@ delete_other_pools() {
       continue
     fi
     if confirm "Delete node pool $pool and the pods on it?"; then
-      eval "run ${command/POOL/$(printf '%q' "$pool")}"
+      run_stored pool - delete-other "$pool"
     else
       note "node pool $pool kept"
       refused=1
@@ -368,10 +489,125 @@ delete_other_pools() {
   done <<<"$live_pools"
 }
 
+reconcile_pools() {
+  local pool
+  for pool in "${pools[@]}"; do
+    reconcile_pool "$pool"
+  done
+  delete_other_pools
+}
+
+# ---------------------------------------------------------------- IAM
+
+reconcile_accounts() {
+  local email
+  for email in "${accounts[@]}"; do
+    if ! exists account "$email" lookup; then
+      change "service account $email: create"
+      mutate_stored account "$email" create
+      new_account=1
+    fi
+  done
+}
+
+# read_policy TARGET ATTEMPTS: the policy's "ROLE|MEMBER" lines into "policy".
+read_policy() {
+  local cmd=()
+  load_command grant "$1" read
+  if ((dry_run)); then
+    run "${cmd[@]}"
+    policy=""
+    return
+  fi
+  # diff cannot read the policy of an account it has not created.
+  if [[ "$action" == diff ]] && ((new_account && $2 > 1)); then
+    policy=""
+    return
+  fi
+  policy="$(retry "$2" "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+}
+
+# mutate_grant TARGET VERB MEMBER ROLE ATTEMPTS
+mutate_grant() {
+  local cmd=()
+  load_command grant "$1" "$2" --member "$3" --role "$4"
+  if ((dry_run)) || [[ "$action" == diff ]]; then
+    mutate "${cmd[@]}"
+  else
+    retry "$5" "${cmd[@]}"
+  fi
+}
+
+# Each (TARGET, MEMBER): add the wanted roles it lacks; when dkgen owns the
+# member's roles there, revoke the others (a lowered or removed grant).
+reconcile_grants() {
+  local record done_pairs=" " target member mode attempts policy role other rec=() wanted=()
+  for record in "${grants[@]}"; do
+    eval "rec=($record)"
+    target="${rec[0]}" member="${rec[1]}" mode="${rec[3]}" attempts="${rec[4]}"
+    if [[ "$done_pairs" == *" $target|$member "* ]]; then
+      continue
+    fi
+    done_pairs+="$target|$member "
+    wanted=()
+    for other in "${grants[@]}"; do
+      eval "rec=($other)"
+      if [[ "${rec[0]}|${rec[1]}" == "$target|$member" ]]; then
+        wanted+=("${rec[2]}")
+      fi
+    done
+    read_policy "$target" "$attempts"
+    for role in "${wanted[@]}"; do
+      if ! grep -Fxq -- "$role|$member" <<<"$policy"; then
+        change "$target: grant $role to $member"
+        mutate_grant "$target" add "$member" "$role" "$attempts"
+      fi
+    done
+    if [[ "$mode" != owned ]]; then
+      continue
+    fi
+    while IFS='|' read -r role other; do
+      if [[ "$other" != "$member" || " ${wanted[*]} " == *" $role "* ]]; then
+        continue
+      fi
+      change "$target: revoke $role from $member"
+      mutate_grant "$target" remove "$member" "$role" "$attempts"
+    done <<<"$policy"
+  done
+}
+
+# Every grant dkgen owns goes, then the accounts it made.
+delete_grants_and_accounts() {
+  local record target member policy role other done_pairs=" " email rec=()
+  for record in "${grants[@]}"; do
+    eval "rec=($record)"
+    target="${rec[0]}" member="${rec[1]}"
+    if [[ "${rec[3]}" != owned || "$done_pairs" == *" $target|$member "* ]]; then
+      continue
+    fi
+    done_pairs+="$target|$member "
+    read_policy "$target" 1
+    if ((dry_run)); then
+      run_stored grant "$target" remove --member "$member" --role ROLE
+      continue
+    fi
+    while IFS='|' read -r role other; do
+      if [[ "$other" == "$member" ]]; then
+        run_stored grant "$target" remove --member "$member" --role "$role"
+      fi
+    done <<<"$policy"
+  done
+  for email in "${accounts[@]}"; do
+    if exists account "$email" lookup || ((dry_run)); then
+      run_stored account "$email" delete
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- Kubernetes
+
 credentials() {
-  run gcloud container clusters get-credentials dask-research \
-  --region us-central1 \
-  --project my-research-project
+  run_stored cluster - credentials
 }
 
 # Ingresses and Services of type LoadBalancer, in every namespace, own cloud
@@ -391,364 +627,23 @@ delete_load_balancers() {
     done
 }
 
+# KEDA, the engine of adaptive worker groups, when the settings have one.
+install_keda() {
+  if has_command keda - install; then
+    run_stored keda - install
+    run_stored keda - wait
+  fi
+}
+
+# ---------------------------------------------------------------- actions
+
 # apply and diff share this walk; mutate and change know which one runs.
 walk() {
   read_live
-  if ! has_cluster; then
-    change 'cluster dask-research: create'
-    mutate gcloud container clusters create dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --release-channel stable \
-      --cluster-version 1.33 \
-      --machine-type e2-standard-4 \
-      --num-nodes 1 \
-      --disk-size 50 \
-      --enable-dataplane-v2 \
-      --enable-ip-alias \
-      --workload-pool my-research-project.svc.id.goog \
-      --workload-metadata GKE_METADATA \
-      --enable-managed-prometheus \
-      --labels cost-center=cc-1234,team=research \
-      --tags dask
-    new_cluster=1
-    if [[ "$action" == apply ]] && ! ((dry_run)); then
-      read_live
-    fi
-  fi
-  if has_cluster || ((dry_run)); then
-    if cluster_differs 2 STABLE 'release channel'; then
-      mutate gcloud container clusters update dask-research \
-        --region us-central1 \
-        --project my-research-project \
-        --release-channel stable
-    fi
-    if cluster_differs 3 'cost-center=cc-1234;team=research' labels; then
-      mutate gcloud container clusters update dask-research \
-        --region us-central1 \
-        --project my-research-project \
-        --update-labels cost-center=cc-1234,team=research
-    fi
-    if cluster_differs 4 my-research-project.svc.id.goog 'workload pool'; then
-      mutate gcloud container clusters update dask-research \
-        --region us-central1 \
-        --project my-research-project \
-        --workload-pool my-research-project.svc.id.goog
-    fi
-  fi
-  if ! has_pool default-pool && ! ((new_cluster)); then
-    change 'node pool default-pool: create'
-    mutate gcloud container node-pools create default-pool \
-      --cluster dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --machine-type e2-standard-4 \
-      --num-nodes 1 \
-      --disk-size 50 \
-      --workload-metadata GKE_METADATA \
-      --tags dask
-  fi
-  if has_pool default-pool || ((dry_run)); then
-    pool_replaced=0
-    if any_differs replace differs default-pool 7 '' spot bool '|' differs default-pool 8 '' preemptible bool '|' differs default-pool 9 '' accelerator value; then
-      replace_pool default-pool \
-        'gcloud container node-pools delete default-pool --cluster dask-research --region us-central1 --project my-research-project --quiet' \
-        'gcloud container node-pools create default-pool --cluster dask-research --region us-central1 --project my-research-project --machine-type e2-standard-4 --num-nodes 1 --disk-size 50 --workload-metadata GKE_METADATA --tags dask'
-    fi
-    # A replaced pool is new; under --dry-run every command is shown.
-    if ! ((pool_replaced)) || ((dry_run)); then
-      if any_differs 'in place' differs default-pool 2 e2-standard-4 'machine type' value '|' differs default-pool 3 50 'disk size GB' value; then
-        mutate gcloud container node-pools update default-pool \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --machine-type e2-standard-4 \
-          --disk-size 50
-      fi
-      if any_differs 'in place' differs default-pool 4 '' autoscaling bool; then
-        mutate gcloud container node-pools update default-pool \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --no-enable-autoscaling
-      fi
-      if any_differs 'in place' differs default-pool 11 '' 'taint key' value '|' differs default-pool 12 '' 'taint value' value '|' differs default-pool 13 '' 'taint effect' value; then
-        mutate gcloud container node-pools update default-pool \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --node-taints ''
-      fi
-      if any_differs 'in place' differs default-pool 14 dask 'network tags' value; then
-        mutate gcloud container node-pools update default-pool \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --tags dask
-      fi
-      if any_differs 'in place' differs default-pool 15 GKE_METADATA 'workload metadata' value; then
-        mutate gcloud container node-pools update default-pool \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --workload-metadata GKE_METADATA
-      fi
-      if size_differs default-pool 1; then
-        mutate gcloud container clusters resize dask-research \
-          --node-pool default-pool \
-          --num-nodes 1 \
-          --region us-central1 \
-          --project my-research-project \
-          --quiet
-      fi
-    fi
-  fi
-  if ! has_pool workers-default; then
-    change 'node pool workers-default: create'
-    mutate gcloud container node-pools create workers-default \
-      --cluster dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --machine-type n2-standard-8 \
-      --num-nodes 1 \
-      --disk-size 100 \
-      --enable-autoscaling \
-      --min-nodes 1 \
-      --max-nodes 20 \
-      --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
-      --workload-metadata GKE_METADATA \
-      --tags dask
-  fi
-  if has_pool workers-default || ((dry_run)); then
-    pool_replaced=0
-    if any_differs replace differs workers-default 7 '' spot bool '|' differs workers-default 8 '' preemptible bool '|' differs workers-default 9 '' accelerator value; then
-      replace_pool workers-default \
-        'gcloud container node-pools delete workers-default --cluster dask-research --region us-central1 --project my-research-project --quiet' \
-        'gcloud container node-pools create workers-default --cluster dask-research --region us-central1 --project my-research-project --machine-type n2-standard-8 --num-nodes 1 --disk-size 100 --enable-autoscaling --min-nodes 1 --max-nodes 20 --node-taints k8s.dask.org/dedicated=worker:NoSchedule --workload-metadata GKE_METADATA --tags dask'
-    fi
-    # A replaced pool is new; under --dry-run every command is shown.
-    if ! ((pool_replaced)) || ((dry_run)); then
-      if any_differs 'in place' differs workers-default 2 n2-standard-8 'machine type' value '|' differs workers-default 3 100 'disk size GB' value; then
-        mutate gcloud container node-pools update workers-default \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --machine-type n2-standard-8 \
-          --disk-size 100
-      fi
-      if any_differs 'in place' differs workers-default 4 True autoscaling bool '|' differs workers-default 5 1 'min nodes' value '|' differs workers-default 6 20 'max nodes' value; then
-        mutate gcloud container node-pools update workers-default \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --enable-autoscaling \
-          --min-nodes 1 \
-          --max-nodes 20
-      fi
-      if any_differs 'in place' differs workers-default 11 k8s.dask.org/dedicated 'taint key' value '|' differs workers-default 12 worker 'taint value' value '|' differs workers-default 13 NO_SCHEDULE 'taint effect' value; then
-        mutate gcloud container node-pools update workers-default \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --node-taints k8s.dask.org/dedicated=worker:NoSchedule
-      fi
-      if any_differs 'in place' differs workers-default 14 dask 'network tags' value; then
-        mutate gcloud container node-pools update workers-default \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --tags dask
-      fi
-      if any_differs 'in place' differs workers-default 15 GKE_METADATA 'workload metadata' value; then
-        mutate gcloud container node-pools update workers-default \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --workload-metadata GKE_METADATA
-      fi
-    fi
-  fi
-  if ! has_pool workers-gpu; then
-    change 'node pool workers-gpu: create'
-    mutate gcloud container node-pools create workers-gpu \
-      --cluster dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --machine-type n1-standard-8 \
-      --num-nodes 0 \
-      --disk-size 100 \
-      --enable-autoscaling \
-      --min-nodes 0 \
-      --max-nodes 4 \
-      --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default \
-      --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
-      --workload-metadata GKE_METADATA \
-      --tags dask
-  fi
-  if has_pool workers-gpu || ((dry_run)); then
-    pool_replaced=0
-    if any_differs replace differs workers-gpu 7 '' spot bool '|' differs workers-gpu 8 '' preemptible bool; then
-      replace_pool workers-gpu \
-        'gcloud container node-pools delete workers-gpu --cluster dask-research --region us-central1 --project my-research-project --quiet' \
-        'gcloud container node-pools create workers-gpu --cluster dask-research --region us-central1 --project my-research-project --machine-type n1-standard-8 --num-nodes 0 --disk-size 100 --enable-autoscaling --min-nodes 0 --max-nodes 4 --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default --node-taints k8s.dask.org/dedicated=worker:NoSchedule --workload-metadata GKE_METADATA --tags dask'
-    fi
-    # A replaced pool is new; under --dry-run every command is shown.
-    if ! ((pool_replaced)) || ((dry_run)); then
-      if any_differs 'in place' differs workers-gpu 2 n1-standard-8 'machine type' value '|' differs workers-gpu 3 100 'disk size GB' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --machine-type n1-standard-8 \
-          --disk-size 100
-      fi
-      if any_differs 'in place' differs workers-gpu 4 True autoscaling bool '|' differs workers-gpu 5 0 'min nodes' value '|' differs workers-gpu 6 4 'max nodes' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --enable-autoscaling \
-          --min-nodes 0 \
-          --max-nodes 4
-      fi
-      if any_differs 'in place' differs workers-gpu 9 nvidia-tesla-t4 accelerator value '|' differs workers-gpu 10 1 'accelerators per node' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default
-      fi
-      if any_differs 'in place' differs workers-gpu 11 k8s.dask.org/dedicated 'taint key' value '|' differs workers-gpu 12 worker 'taint value' value '|' differs workers-gpu 13 NO_SCHEDULE 'taint effect' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --node-taints k8s.dask.org/dedicated=worker:NoSchedule
-      fi
-      if any_differs 'in place' differs workers-gpu 14 dask 'network tags' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --tags dask
-      fi
-      if any_differs 'in place' differs workers-gpu 15 GKE_METADATA 'workload metadata' value; then
-        mutate gcloud container node-pools update workers-gpu \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --workload-metadata GKE_METADATA
-      fi
-    fi
-  fi
-  if ! has_pool workers-highmem; then
-    change 'node pool workers-highmem: create'
-    mutate gcloud container node-pools create workers-highmem \
-      --cluster dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --machine-type n2-highmem-8 \
-      --num-nodes 1 \
-      --disk-size 100 \
-      --enable-autoscaling \
-      --min-nodes 0 \
-      --max-nodes 8 \
-      --spot \
-      --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
-      --workload-metadata GKE_METADATA \
-      --tags dask
-  fi
-  if has_pool workers-highmem || ((dry_run)); then
-    pool_replaced=0
-    if any_differs replace differs workers-highmem 7 True spot bool '|' differs workers-highmem 8 '' preemptible bool '|' differs workers-highmem 9 '' accelerator value; then
-      replace_pool workers-highmem \
-        'gcloud container node-pools delete workers-highmem --cluster dask-research --region us-central1 --project my-research-project --quiet' \
-        'gcloud container node-pools create workers-highmem --cluster dask-research --region us-central1 --project my-research-project --machine-type n2-highmem-8 --num-nodes 1 --disk-size 100 --enable-autoscaling --min-nodes 0 --max-nodes 8 --spot --node-taints k8s.dask.org/dedicated=worker:NoSchedule --workload-metadata GKE_METADATA --tags dask'
-    fi
-    # A replaced pool is new; under --dry-run every command is shown.
-    if ! ((pool_replaced)) || ((dry_run)); then
-      if any_differs 'in place' differs workers-highmem 2 n2-highmem-8 'machine type' value '|' differs workers-highmem 3 100 'disk size GB' value; then
-        mutate gcloud container node-pools update workers-highmem \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --machine-type n2-highmem-8 \
-          --disk-size 100
-      fi
-      if any_differs 'in place' differs workers-highmem 4 True autoscaling bool '|' differs workers-highmem 5 0 'min nodes' value '|' differs workers-highmem 6 8 'max nodes' value; then
-        mutate gcloud container node-pools update workers-highmem \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --enable-autoscaling \
-          --min-nodes 0 \
-          --max-nodes 8
-      fi
-      if any_differs 'in place' differs workers-highmem 11 k8s.dask.org/dedicated 'taint key' value '|' differs workers-highmem 12 worker 'taint value' value '|' differs workers-highmem 13 NO_SCHEDULE 'taint effect' value; then
-        mutate gcloud container node-pools update workers-highmem \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --node-taints k8s.dask.org/dedicated=worker:NoSchedule
-      fi
-      if any_differs 'in place' differs workers-highmem 14 dask 'network tags' value; then
-        mutate gcloud container node-pools update workers-highmem \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --tags dask
-      fi
-      if any_differs 'in place' differs workers-highmem 15 GKE_METADATA 'workload metadata' value; then
-        mutate gcloud container node-pools update workers-highmem \
-          --cluster dask-research \
-          --region us-central1 \
-          --project my-research-project \
-          --workload-metadata GKE_METADATA
-      fi
-    fi
-  fi
-  delete_other_pools 'gcloud container node-pools delete POOL --cluster dask-research --region us-central1 --project my-research-project --quiet' default-pool workers-default workers-gpu workers-highmem
-  new_account=0
-  if dry_run_or exists gcloud iam service-accounts list \
-    --project my-research-project \
-    --filter=email=dask-research@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
-    :
-  else
-    change 'service account dask-research@my-research-project.iam.gserviceaccount.com: create'
-    mutate gcloud iam service-accounts create dask-research \
-      --project my-research-project \
-      --display-name 'Dask pods of GKE cluster dask-research'
-    new_account=1
-  fi
-  # A new account reaches every IAM server only after a while: read, bind with retries.
-  # (diff cannot read the policy of an account it has not created.)
-  if { [[ "$action" == diff ]] && ((new_account)); } ||
-    ! has_binding 'roles/iam.workloadIdentityUser|serviceAccount:my-research-project.svc.id.goog[dask/dask]' retry gcloud iam service-accounts get-iam-policy dask-research@my-research-project.iam.gserviceaccount.com \
-    --project my-research-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'service account dask-research@my-research-project.iam.gserviceaccount.com: let serviceAccount:my-research-project.svc.id.goog[dask/dask] act as it'
-    mutate retry gcloud iam service-accounts add-iam-policy-binding dask-research@my-research-project.iam.gserviceaccount.com \
-      --project my-research-project \
-      --role roles/iam.workloadIdentityUser \
-      --member 'serviceAccount:my-research-project.svc.id.goog[dask/dask]' \
-      --condition=None \
-      --format=none
-  fi
-  if ! has_binding 'roles/storage.objectViewer|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'bucket research-raw-data: grant roles/storage.objectViewer to dask-research@my-research-project.iam.gserviceaccount.com'
-    mutate gcloud storage buckets add-iam-policy-binding gs://research-raw-data \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
-      --role roles/storage.objectViewer \
-      --condition=None \
-      --format=none
-  fi
-  if ! has_binding 'roles/storage.objectUser|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    change 'bucket research-results: grant roles/storage.objectUser to dask-research@my-research-project.iam.gserviceaccount.com'
-    mutate gcloud storage buckets add-iam-policy-binding gs://research-results \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
-      --role roles/storage.objectUser \
-      --condition=None \
-      --format=none
-  fi
+  reconcile_cluster
+  reconcile_pools
+  reconcile_accounts
+  reconcile_grants
 }
 
 apply() {
@@ -761,7 +656,7 @@ apply() {
     note "cluster $cluster_name matches the settings; nothing to change"
   fi
   credentials
-
+  install_keda
 }
 
 diff() {
@@ -772,18 +667,13 @@ diff() {
 }
 
 status() {
-  run gcloud container clusters describe dask-research \
-  --region us-central1 \
-  --project my-research-project '--format=value(name,status,currentMasterVersion)'
-  run gcloud container node-pools list \
-  --cluster dask-research \
-  --region us-central1 \
-  --project my-research-project
+  run_stored cluster - status
+  run_stored pool - list
 }
 
 delete() {
   if ((!assume_yes && !dry_run)); then
-    read -r -p "Delete GKE cluster $cluster_name and everything on it, including the notebooks in Jupyter's home (PersistentVolumeClaim jupyter-home: its disk is deleted with the cluster)? [y/N] " answer
+    read -r -p "Delete GKE cluster $cluster_name and everything on it$delete_question_suffix? [y/N] " answer
     if [[ "$answer" != [yY] ]]; then
       note "not deleted"
       exit 1
@@ -794,35 +684,399 @@ delete() {
     credentials
     delete_load_balancers
   fi
-  if has_binding 'roles/storage.objectViewer|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    run gcloud storage buckets remove-iam-policy-binding gs://research-raw-data \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
-      --role roles/storage.objectViewer \
-      --condition=None \
-      --format=none
-  fi
-  if has_binding 'roles/storage.objectUser|serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com' tolerate_missing gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'; then
-    run gcloud storage buckets remove-iam-policy-binding gs://research-results \
-      --member serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com \
-      --role roles/storage.objectUser \
-      --condition=None \
-      --format=none
-  fi
-  if dry_run_or exists gcloud iam service-accounts list \
-    --project my-research-project \
-    --filter=email=dask-research@my-research-project.iam.gserviceaccount.com '--format=value(email)'; then
-    run gcloud iam service-accounts delete dask-research@my-research-project.iam.gserviceaccount.com \
-      --project my-research-project \
-      --quiet
-  fi
+  delete_grants_and_accounts
   if has_cluster || ((dry_run)); then
-    run gcloud container clusters delete dask-research \
-      --region us-central1 \
-      --project my-research-project \
-      --quiet
+    run_stored cluster - delete
   else
-    note 'cluster dask-research does not exist'
+    note "cluster $cluster_name does not exist"
   fi
 }
 
-"$action"
+main() {
+  dry_run=0 assume_yes=0 replace=0 exit_code=0 action=""
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      apply | create) action=apply ;;
+      diff | credentials | status | delete) action="$arg" ;;
+      --dry-run) dry_run=1 ;;
+      --yes) assume_yes=1 ;;
+      --replace) replace=1 ;;
+      --exit-code) exit_code=1 ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      *)
+        echo "cluster.sh: unknown argument: $arg" >&2
+        exit 2
+        ;;
+    esac
+  done
+  if [[ -z "$action" ]]; then
+    usage >&2
+    exit 2
+  fi
+  wanted_state
+  "$action"
+}
+# ---------------------------------------------------------------- end of runtime
+
+# ---------------------------------------------------------------- the wanted state
+# Rendered by dkgen from the settings: data for the runtime above.
+
+cluster_name=dask-research
+url_field=17
+delete_question_suffix=', including the notebooks in Jupyter'"'"'s home (PersistentVolumeClaim jupyter-home: its disk is deleted with the cluster)'
+
+wanted_state() {
+  # The cluster: how to read it, create it, and each field apply compares.
+  define_command cluster - read gcloud container clusters list \
+    --region us-central1 \
+    --project my-research-project \
+    --filter=name=dask-research '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool)'
+  define_command cluster - create gcloud container clusters create dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --release-channel stable \
+    --cluster-version 1.33 \
+    --machine-type e2-standard-4 \
+    --num-nodes 1 \
+    --disk-size 50 \
+    --enable-dataplane-v2 \
+    --enable-ip-alias \
+    --workload-pool my-research-project.svc.id.goog \
+    --workload-metadata GKE_METADATA \
+    --enable-managed-prometheus \
+    --labels cost-center=cc-1234,team=research \
+    --tags dask
+  want_field cluster - channel 2 enum 'release channel' STABLE
+  define_command cluster - update:channel gcloud container clusters update dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --release-channel stable
+  want_field cluster - labels 3 list labels 'cost-center=cc-1234;team=research'
+  define_command cluster - update:labels gcloud container clusters update dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --update-labels cost-center=cc-1234,team=research
+  want_field cluster - workload-pool 4 text 'workload pool' my-research-project.svc.id.goog
+  define_command cluster - update:workload-pool gcloud container clusters update dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --workload-pool my-research-project.svc.id.goog
+  define_command cluster - credentials gcloud container clusters get-credentials dask-research \
+    --region us-central1 \
+    --project my-research-project
+  define_command cluster - status gcloud container clusters describe dask-research \
+    --region us-central1 \
+    --project my-research-project '--format=value(name,status,currentMasterVersion)'
+  define_command cluster - delete gcloud container clusters delete dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+
+  # Node pools: their live list, and each pool in order with its fields.
+  define_command pool - read gcloud container node-pools list \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project '--format=value[separator='"'"'|'"'"'](name,config.machineType,config.diskSizeGb,autoscaling.enabled,autoscaling.minNodeCount,autoscaling.maxNodeCount,config.spot,config.preemptible,config.accelerators[0].acceleratorType,config.accelerators[0].acceleratorCount,config.taints[].key,config.taints[].value,config.taints[].effect,config.tags,config.workloadMetadataConfig.mode,config.oauthScopes,instanceGroupUrls)'
+  define_command pool - read-sizes gcloud compute instance-groups managed list \
+    --project my-research-project '--format=value[separator='"'"'|'"'"'](name,targetSize)'
+  define_command pool - list gcloud container node-pools list \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project
+  define_command pool - delete-other gcloud container node-pools delete \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+
+  want_pool default-pool core 1
+  define_command pool default-pool create gcloud container node-pools create default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type e2-standard-4 \
+    --num-nodes 1 \
+    --disk-size 50 \
+    --workload-metadata GKE_METADATA \
+    --tags dask
+  define_command pool default-pool delete gcloud container node-pools delete default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+  want_field pool default-pool replace 7 bool spot ''
+  want_field pool default-pool replace 8 bool preemptible ''
+  want_field pool default-pool replace 9 text accelerator ''
+  want_field pool default-pool shape 2 text 'machine type' e2-standard-4
+  want_field pool default-pool shape 3 count 'disk size GB' 50
+  want_field pool default-pool autoscaling 4 bool autoscaling ''
+  want_field pool default-pool taints 11 text 'taint key' ''
+  want_field pool default-pool taints 12 text 'taint value' ''
+  want_field pool default-pool taints 13 enum 'taint effect' ''
+  want_field pool default-pool tags 14 list 'network tags' dask
+  want_field pool default-pool metadata 15 enum 'workload metadata' GKE_METADATA
+  define_command pool default-pool update:shape gcloud container node-pools update default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type e2-standard-4 \
+    --disk-size 50
+  define_command pool default-pool update:autoscaling gcloud container node-pools update default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --no-enable-autoscaling
+  define_command pool default-pool update:taints gcloud container node-pools update default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --node-taints ''
+  define_command pool default-pool update:tags gcloud container node-pools update default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --tags dask
+  define_command pool default-pool update:metadata gcloud container node-pools update default-pool \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --workload-metadata GKE_METADATA
+  define_command pool default-pool resize gcloud container clusters resize dask-research \
+    --node-pool default-pool \
+    --num-nodes 1 \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+
+  want_pool workers-default worker ''
+  define_command pool workers-default create gcloud container node-pools create workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n2-standard-8 \
+    --num-nodes 1 \
+    --disk-size 100 \
+    --enable-autoscaling \
+    --min-nodes 1 \
+    --max-nodes 20 \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
+    --workload-metadata GKE_METADATA \
+    --tags dask
+  define_command pool workers-default delete gcloud container node-pools delete workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+  want_field pool workers-default replace 7 bool spot ''
+  want_field pool workers-default replace 8 bool preemptible ''
+  want_field pool workers-default replace 9 text accelerator ''
+  want_field pool workers-default shape 2 text 'machine type' n2-standard-8
+  want_field pool workers-default shape 3 count 'disk size GB' 100
+  want_field pool workers-default autoscaling 4 bool autoscaling True
+  want_field pool workers-default autoscaling 5 count 'min nodes' 1
+  want_field pool workers-default autoscaling 6 count 'max nodes' 20
+  want_field pool workers-default taints 11 text 'taint key' k8s.dask.org/dedicated
+  want_field pool workers-default taints 12 text 'taint value' worker
+  want_field pool workers-default taints 13 enum 'taint effect' NO_SCHEDULE
+  want_field pool workers-default tags 14 list 'network tags' dask
+  want_field pool workers-default metadata 15 enum 'workload metadata' GKE_METADATA
+  define_command pool workers-default update:shape gcloud container node-pools update workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n2-standard-8 \
+    --disk-size 100
+  define_command pool workers-default update:autoscaling gcloud container node-pools update workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --enable-autoscaling \
+    --min-nodes 1 \
+    --max-nodes 20
+  define_command pool workers-default update:taints gcloud container node-pools update workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule
+  define_command pool workers-default update:tags gcloud container node-pools update workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --tags dask
+  define_command pool workers-default update:metadata gcloud container node-pools update workers-default \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --workload-metadata GKE_METADATA
+
+  want_pool workers-gpu worker ''
+  define_command pool workers-gpu create gcloud container node-pools create workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n1-standard-8 \
+    --num-nodes 0 \
+    --disk-size 100 \
+    --enable-autoscaling \
+    --min-nodes 0 \
+    --max-nodes 4 \
+    --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
+    --workload-metadata GKE_METADATA \
+    --tags dask
+  define_command pool workers-gpu delete gcloud container node-pools delete workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+  want_field pool workers-gpu replace 7 bool spot ''
+  want_field pool workers-gpu replace 8 bool preemptible ''
+  want_field pool workers-gpu shape 2 text 'machine type' n1-standard-8
+  want_field pool workers-gpu shape 3 count 'disk size GB' 100
+  want_field pool workers-gpu autoscaling 4 bool autoscaling True
+  want_field pool workers-gpu autoscaling 5 count 'min nodes' 0
+  want_field pool workers-gpu autoscaling 6 count 'max nodes' 4
+  want_field pool workers-gpu accelerator 9 text accelerator nvidia-tesla-t4
+  want_field pool workers-gpu accelerator 10 count 'accelerators per node' 1
+  want_field pool workers-gpu taints 11 text 'taint key' k8s.dask.org/dedicated
+  want_field pool workers-gpu taints 12 text 'taint value' worker
+  want_field pool workers-gpu taints 13 enum 'taint effect' NO_SCHEDULE
+  want_field pool workers-gpu tags 14 list 'network tags' dask
+  want_field pool workers-gpu metadata 15 enum 'workload metadata' GKE_METADATA
+  define_command pool workers-gpu update:shape gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n1-standard-8 \
+    --disk-size 100
+  define_command pool workers-gpu update:autoscaling gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --enable-autoscaling \
+    --min-nodes 0 \
+    --max-nodes 4
+  define_command pool workers-gpu update:accelerator gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default
+  define_command pool workers-gpu update:taints gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule
+  define_command pool workers-gpu update:tags gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --tags dask
+  define_command pool workers-gpu update:metadata gcloud container node-pools update workers-gpu \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --workload-metadata GKE_METADATA
+
+  want_pool workers-highmem worker ''
+  define_command pool workers-highmem create gcloud container node-pools create workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n2-highmem-8 \
+    --num-nodes 1 \
+    --disk-size 100 \
+    --enable-autoscaling \
+    --min-nodes 0 \
+    --max-nodes 8 \
+    --spot \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
+    --workload-metadata GKE_METADATA \
+    --tags dask
+  define_command pool workers-highmem delete gcloud container node-pools delete workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --quiet
+  want_field pool workers-highmem replace 7 bool spot True
+  want_field pool workers-highmem replace 8 bool preemptible ''
+  want_field pool workers-highmem replace 9 text accelerator ''
+  want_field pool workers-highmem shape 2 text 'machine type' n2-highmem-8
+  want_field pool workers-highmem shape 3 count 'disk size GB' 100
+  want_field pool workers-highmem autoscaling 4 bool autoscaling True
+  want_field pool workers-highmem autoscaling 5 count 'min nodes' 0
+  want_field pool workers-highmem autoscaling 6 count 'max nodes' 8
+  want_field pool workers-highmem taints 11 text 'taint key' k8s.dask.org/dedicated
+  want_field pool workers-highmem taints 12 text 'taint value' worker
+  want_field pool workers-highmem taints 13 enum 'taint effect' NO_SCHEDULE
+  want_field pool workers-highmem tags 14 list 'network tags' dask
+  want_field pool workers-highmem metadata 15 enum 'workload metadata' GKE_METADATA
+  define_command pool workers-highmem update:shape gcloud container node-pools update workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --machine-type n2-highmem-8 \
+    --disk-size 100
+  define_command pool workers-highmem update:autoscaling gcloud container node-pools update workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --enable-autoscaling \
+    --min-nodes 0 \
+    --max-nodes 8
+  define_command pool workers-highmem update:taints gcloud container node-pools update workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --node-taints k8s.dask.org/dedicated=worker:NoSchedule
+  define_command pool workers-highmem update:tags gcloud container node-pools update workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --tags dask
+  define_command pool workers-highmem update:metadata gcloud container node-pools update workers-highmem \
+    --cluster dask-research \
+    --region us-central1 \
+    --project my-research-project \
+    --workload-metadata GKE_METADATA
+
+  # Google service accounts this cluster owns, and IAM grants.
+  want_account dask-research@my-research-project.iam.gserviceaccount.com
+  define_command account dask-research@my-research-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
+    --project my-research-project \
+    --filter=email=dask-research@my-research-project.iam.gserviceaccount.com '--format=value(email)'
+  define_command account dask-research@my-research-project.iam.gserviceaccount.com create gcloud iam service-accounts create dask-research \
+    --project my-research-project \
+    --display-name 'Dask pods of GKE cluster dask-research'
+  define_command account dask-research@my-research-project.iam.gserviceaccount.com delete gcloud iam service-accounts delete dask-research@my-research-project.iam.gserviceaccount.com \
+    --project my-research-project \
+    --quiet
+  want_grant 'service account dask-research@my-research-project.iam.gserviceaccount.com' 'serviceAccount:my-research-project.svc.id.goog[dask/dask]' roles/iam.workloadIdentityUser added 6
+  define_command grant 'service account dask-research@my-research-project.iam.gserviceaccount.com' read gcloud iam service-accounts get-iam-policy dask-research@my-research-project.iam.gserviceaccount.com \
+    --project my-research-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
+  define_command grant 'service account dask-research@my-research-project.iam.gserviceaccount.com' add gcloud iam service-accounts add-iam-policy-binding dask-research@my-research-project.iam.gserviceaccount.com \
+    --project my-research-project \
+    --condition=None \
+    --format=none
+  want_grant 'bucket research-raw-data' serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com roles/storage.objectViewer owned 1
+  define_command grant 'bucket research-raw-data' read gcloud storage buckets get-iam-policy gs://research-raw-data '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
+  define_command grant 'bucket research-raw-data' add gcloud storage buckets add-iam-policy-binding gs://research-raw-data \
+    --condition=None \
+    --format=none
+  define_command grant 'bucket research-raw-data' remove gcloud storage buckets remove-iam-policy-binding gs://research-raw-data \
+    --condition=None \
+    --format=none
+  want_grant 'bucket research-results' serviceAccount:dask-research@my-research-project.iam.gserviceaccount.com roles/storage.objectUser owned 1
+  define_command grant 'bucket research-results' read gcloud storage buckets get-iam-policy gs://research-results '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
+  define_command grant 'bucket research-results' add gcloud storage buckets add-iam-policy-binding gs://research-results \
+    --condition=None \
+    --format=none
+  define_command grant 'bucket research-results' remove gcloud storage buckets remove-iam-policy-binding gs://research-results \
+    --condition=None \
+    --format=none
+}
+
+main "$@"
