@@ -66,6 +66,9 @@ _LABELS = {
     "accelerator": "accelerator",
     "network_tags": "network tags",
     "node_access": "node access",
+    "private_nodes": "private nodes",
+    "service_account": "service account",
+    "secure_boot": "secure boot",
 }
 # Changes that recreate a pool's nodes when made in place.
 _RECREATES_NODES = {"machine_type", "disk_size", "accelerator"}

@@ -66,6 +66,8 @@ class NodePool:
     preemptible: bool
     spot: bool
     accelerator: Accelerator | None
+    # Internal IP addresses only (cluster.private_nodes, or the group's own).
+    private_nodes: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,36 @@ class GcsAccess:
     buckets: tuple[Bucket, ...]
 
 
+Egress = Literal["cloud_nat", "existing", "none"]
+Endpoint = Literal["dns", "ip"]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """How kubectl reaches the control plane (``cluster.control_plane``)."""
+
+    endpoint: Endpoint = "dns"
+    authorized_networks: tuple[str, ...] = ()
+    allow_internet: bool = False
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """The Google service account every node pool runs as.
+
+    ``account_id`` is set when cluster.sh creates the account (and deletes it
+    with the cluster); ``email`` is None only then, when ``cluster.project``
+    is null and gcloud's configured project completes it at run time.
+    """
+
+    email: str | None
+    account_id: str | None
+
+    @property
+    def managed(self) -> bool:
+        return self.account_id is not None
+
+
 @dataclass(frozen=True)
 class Cluster:
     name: str
@@ -140,11 +172,35 @@ class Cluster:
     network_tags: tuple[str, ...]
     labels: tuple[tuple[str, str], ...]
     core_pool: NodePool
+    # Hardening (issue 21): the cluster's default for private nodes (the core
+    # pool's, and every group's unless it says otherwise), egress, the control
+    # plane's endpoint, the nodes' identity, Shielded VM secure boot.
+    private_nodes: bool = True
+    egress: Egress = "cloud_nat"
+    control_plane: ControlPlane = field(default_factory=ControlPlane)
+    node_identity: NodeIdentity = field(default_factory=lambda: NodeIdentity(None, None))
+    secure_boot: bool = True
 
     @property
     def location(self) -> str:
         """The zone or region, whichever the cluster uses."""
         return self.region or self.zone or ""
+
+    @property
+    def cloud_region(self) -> str:
+        """The region the cluster is in (a zone's region for a zonal cluster):
+        where its Cloud Router and NAT live."""
+        return self.region or (self.zone or "").rsplit("-", 1)[0]
+
+    @property
+    def router_name(self) -> str:
+        """The Cloud Router cluster.sh creates for ``egress: cloud_nat``."""
+        return f"{self.name}-router"
+
+    @property
+    def nat_name(self) -> str:
+        """The NAT configuration on :attr:`router_name`."""
+        return f"{self.name}-nat"
 
 
 @dataclass(frozen=True)
@@ -311,17 +367,63 @@ def managed_service_account(cluster_name: str, location: str, project: str) -> s
     >>> eu, us
     ('dask-analytics-46654174', 'dask-analytics-f62b4481')
     """
-    identity = json.dumps([project, location, cluster_name])
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:_ACCOUNT_DIGEST]
-    head = cluster_name.removeprefix("dask-")[:_ACCOUNT_READABLE].strip("-")
-    account_id = f"dask-{head}-{digest}" if head else f"dask-{digest}"
+    account_id = cluster_account_id("dask-", cluster_name, project, location)
     return f"{account_id}@{project}.iam.gserviceaccount.com"
 
 
 # IAM service account IDs: 6-30 characters, [a-z][-a-z0-9]*[a-z0-9].
 # "dask-" (5) + readable part (16) + "-" + digest (8) = 30.
-_ACCOUNT_READABLE = 16
-_ACCOUNT_DIGEST = 8
+_ACCOUNT_ID_MAX = 30
+_CLUSTER_ACCOUNT_DIGEST = 8
+
+
+def cluster_account_id(prefix: str, cluster_name: str, *identity: str) -> str:
+    """An account ID that belongs to one cluster: ``<prefix><name>-<digest>``.
+
+    The digest (8 hex digits of SHA-256) covers ``identity`` and the name, so
+    clusters of one name in two locations (or names that agree in their
+    readable part) get two accounts; the readable part is the name without a
+    leading ``dask-``, cut so the ID stays within IAM's 30 characters
+    (``[a-z][-a-z0-9]*[a-z0-9]``, 6-30 long). The Workload Identity account
+    (:func:`managed_service_account`: prefix ``dask-``, identity project and
+    location) and the nodes' account (:func:`node_service_account_id`) share it.
+
+    >>> cluster_account_id("nodes-", "dask-analytics", "europe-west4-a")
+    'nodes-analytics-05f227a2'
+    >>> len(cluster_account_id("nodes-", "a" * 40, "us-east1"))
+    30
+    """
+    digest = hashlib.sha256(json.dumps([*identity, cluster_name]).encode()).hexdigest()
+    room = _ACCOUNT_ID_MAX - len(prefix) - 1 - _CLUSTER_ACCOUNT_DIGEST
+    head = cluster_name.removeprefix("dask-")[:room].strip("-")
+    tail = digest[:_CLUSTER_ACCOUNT_DIGEST]
+    return f"{prefix}{head}-{tail}" if head else f"{prefix}{tail}"
+
+
+def node_service_account_id(cluster_name: str, location: str) -> str:
+    """The ID of the nodes' dedicated account: ``nodes-<name>-<digest>``.
+
+    Account IDs are unique per project, and one project may hold clusters
+    of the same name in two locations; the digest of location and name keeps
+    their accounts apart, so one cluster's ``delete`` never removes the
+    account the other's nodes run as. The project is not in it: it is the
+    account's own namespace, and may be known only when cluster.sh runs.
+
+    >>> a, b = (node_service_account_id("dask", zone) for zone in ("us-east1-b", "us-east1-c"))
+    >>> a != b
+    True
+    """
+    return cluster_account_id("nodes-", cluster_name, location)
+
+
+def node_identity(cluster_name: str, location: str, project: str | None,
+                  email: str | None) -> NodeIdentity:  # fmt: skip
+    """The nodes' account: the one named in the settings, else a dedicated one."""
+    if email:
+        return NodeIdentity(email=email, account_id=None)
+    account_id = node_service_account_id(cluster_name, location)
+    full = f"{account_id}@{project}.iam.gserviceaccount.com" if project else None
+    return NodeIdentity(email=full, account_id=account_id)
 
 
 def resolve_gcs_mode(access: str, project: str | None) -> GcsMode:
@@ -341,7 +443,7 @@ def _accelerator(raw: dict[str, Any] | None) -> Accelerator | None:
 # The default group's node-pool keys live under cluster.*, its others under workers.*.
 POOL_KEYS = frozenset(
     {"machine_type", "disk_size", "num_nodes", "autoscaling", "min_nodes", "max_nodes",
-     "preemptible", "spot"}
+     "preemptible", "spot", "private_nodes"}
 )  # fmt: skip
 
 
@@ -415,6 +517,7 @@ def worker_group(
             preemptible=pick("preemptible"),
             spot=pick("spot"),
             accelerator=accelerator,
+            private_nodes=pick("private_nodes"),
         ),
         adaptive=_adaptive(pick("adaptive")),
         resources=tuple(sorted(resources.items())),
@@ -454,6 +557,7 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
         preemptible=False,
         spot=False,
         accelerator=None,
+        private_nodes=cluster["private_nodes"],
     )
     workers = tree["workers"]
     # The original tool's workers.* and cluster.* keys describe the default group.
@@ -485,6 +589,20 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
             network_tags=tuple(cluster["network_tags"]),
             labels=tuple(sorted(cluster["labels"].items())),
             core_pool=core_pool,
+            private_nodes=cluster["private_nodes"],
+            egress=cluster["egress"],
+            control_plane=ControlPlane(
+                endpoint=cluster["control_plane"]["endpoint"],
+                authorized_networks=tuple(cluster["control_plane"]["authorized_networks"]),
+                allow_internet=cluster["control_plane"]["allow_internet"],
+            ),
+            node_identity=node_identity(
+                cluster["name"],
+                cluster["region"] or cluster["zone"] or "",
+                project,
+                cluster["node_service_account"],
+            ),
+            secure_boot=cluster["secure_boot"],
         ),
         scheduler=Scheduler(
             image=scheduler["image"],

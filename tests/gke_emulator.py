@@ -30,6 +30,13 @@ What it keeps and enforces (facts from gcloud 528's generated API messages,
   is left out, as the real API does. Compute's batch requests (gcloud reads
   several zones in one) are answered part by part (:meth:`GkeEmulator.handle_batch`),
   so a fault can deny one zone while the others answer.
+* Hardening (issue 21; its own section below, ``_hardening_routes``):
+  Compute routers with their ``nats`` (a NAT is created, changed and
+  removed by PATCHing its router), regional Compute operations, project IAM
+  policies (``cloudresourcemanager`` ``:getIamPolicy``/``:setIamPolicy``),
+  the DNS endpoint, ``privateClusterConfig`` and each pool's private-node
+  setting that GKE returns, and GKE's refusal of a node service account that
+  does not exist (on cluster and node-pool create).
 
 ``fail_next(method, pattern, status)`` injects a fault into the next matching
 request. ``requests`` logs every request; ``mutations()`` the state-changing
@@ -65,12 +72,14 @@ NODE_POOL_UPDATABLE = {
     "tags": "tags",
     "workloadMetadataConfig": "workloadMetadataConfig",
     "resourceLabels": "resourceLabels",
+    "nodeNetworkConfig": "nodeNetworkConfig",
 }
 # The request's bookkeeping fields, not changes.
 NODE_POOL_REQUEST_KEYS = {"name", "nodeVersion", "imageType", "etag", "projectId", "zone",
                           "clusterId", "nodePoolId"}  # fmt: skip
 CLUSTER_UPDATABLE = {"desiredReleaseChannel", "desiredWorkloadIdentityConfig",
-                     "desiredNodePoolAutoscaling"}  # fmt: skip
+                     "desiredNodePoolAutoscaling", "desiredControlPlaneEndpointsConfig",
+                     "desiredDefaultEnablePrivateNodes"}  # fmt: skip
 
 
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -116,7 +125,7 @@ class Request:
         """State-changing requests: not reads, not IAM/policy reads, not polls."""
         if self.method == "GET":
             return False
-        return not self.path.endswith((":getIamPolicy", "/operations"))
+        return not self.path.endswith((":getIamPolicy", "/operations", "/wait"))
 
 
 @dataclass
@@ -135,6 +144,9 @@ class State:
     bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     instance_groups: dict[str, int] = field(default_factory=dict)  # "P/Z/NAME" -> size
+    # Hardening (issue 21).
+    routers: dict[str, dict[str, Any]] = field(default_factory=dict)  # "P/REGION/NAME"
+    project_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # key: P
 
 
 class GkeEmulator:
@@ -335,6 +347,7 @@ class GkeEmulator:
             ("POST", re.compile(iam + r"/([^/:]+):setIamPolicy"), self._set_account_policy),
             ("GET", re.compile(r"/storage/b/([^/]+)/iam"), self._get_bucket_policy),
             ("PUT", re.compile(r"/storage/b/([^/]+)/iam"), self._set_bucket_policy),
+            *self._hardening_routes(),
         ]  # fmt: skip
 
     # ------------------------------------------------------------ helpers
@@ -434,7 +447,10 @@ class GkeEmulator:
         key = f"{project}/{location}/{spec['name']}"
         if key in self.state.clusters:
             raise ApiError(409, "ALREADY_EXISTS", f"Already exists: {key}.")
+        for pool_spec in spec.get("nodePools", []):
+            self._check_node_account(pool_spec.get("config", {}))
         cluster = copy.deepcopy(spec)
+        self._harden_cluster(cluster, location)
         cluster["location"] = location
         cluster["status"] = "RUNNING"
         cluster["endpoint"] = "127.0.0.2"
@@ -447,6 +463,8 @@ class GkeEmulator:
         cluster["nodePools"] = [
             self._new_pool(project, location, spec["name"], p) for p in spec.get("nodePools", [])
         ]
+        for pool in cluster["nodePools"]:
+            self._resolve_private_nodes(cluster, pool)
         self.state.clusters[key] = cluster
         return self._operation(project, location, "CREATE_CLUSTER", key)
 
@@ -479,6 +497,7 @@ class GkeEmulator:
                 pool.pop("autoscaling", None)
         if "desiredWorkloadIdentityConfig" in update:
             cluster["workloadIdentityConfig"] = update["desiredWorkloadIdentityConfig"]
+        self._update_hardening(cluster, update)
         return self._operation(project, location, "UPDATE_CLUSTER", f"{project}/{name}")
 
     def _delete_cluster(self, project: str, location: str, name: str, **_: Any) -> Any:
@@ -508,7 +527,10 @@ class GkeEmulator:
         spec = body["nodePool"]
         if any(p["name"] == spec["name"] for p in cluster["nodePools"]):
             raise ApiError(409, "ALREADY_EXISTS", f"Node pool {spec['name']} already exists.")
-        cluster["nodePools"].append(self._new_pool(project, location, name, spec))
+        self._check_node_account(spec.get("config", {}))
+        pool = self._new_pool(project, location, name, spec)
+        self._resolve_private_nodes(cluster, pool)
+        cluster["nodePools"].append(pool)
         return self._operation(project, location, "CREATE_NODE_POOL", f"{project}/{name}")
 
     def _get_pool(self, project: str, location: str, name: str, pool: str, **_: Any) -> Any:
@@ -524,6 +546,9 @@ class GkeEmulator:
                            f"fields not updatable in place: {sorted(unknown)}")  # fmt: skip
         config = pool["config"]
         for key, value in changes.items():
+            if key == "nodeNetworkConfig":
+                self._update_pool_network(pool, value)
+                continue
             if key == "taints":
                 config["taints"] = value.get("taints", [])
             elif key == "tags":
@@ -689,11 +714,199 @@ class GkeEmulator:
             raise not_found(f"Bucket {bucket}")
         return self._store_policy(self.state.bucket_policies, bucket, body)
 
+    # ------------------------------------------------------------ hardening (issue 21)
+
+    def _hardening_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any]]]:
+        region = r"/compute/v1/projects/([^/]+)/regions/([^/]+)"
+        router = region + r"/routers/([^/]+)"
+        crm = r"/cloudresourcemanager/v1/projects/([^/:]+)"
+        return [
+            ("GET", re.compile(region + r"/routers"), self._list_routers),
+            ("GET", re.compile(r"/compute/v1/projects/([^/]+)/aggregated/routers"),
+             self._aggregated_routers),
+            ("POST", re.compile(region + r"/routers"), self._create_router),
+            ("GET", re.compile(router), self._get_router),
+            ("PATCH", re.compile(router), self._patch_router),
+            ("DELETE", re.compile(router), self._delete_router),
+            ("GET", re.compile(region + r"/operations/([^/]+)"), self._compute_operation),
+            ("POST", re.compile(region + r"/operations/([^/]+)/wait"), self._compute_operation),
+            ("POST", re.compile(crm + r":getIamPolicy"), self._get_project_policy),
+            ("POST", re.compile(crm + r":setIamPolicy"), self._set_project_policy),
+        ]  # fmt: skip
+
+    def _check_node_account(self, config: dict[str, Any]) -> None:
+        """GKE refuses nodes whose service account does not exist."""
+        email = config.get("serviceAccount")
+        if email and email != "default" and email not in self.state.accounts:
+            raise ApiError(400, "INVALID_ARGUMENT",
+                           f"Service account \"{email}\" does not exist.")  # fmt: skip
+
+    def _harden_cluster(self, cluster: dict[str, Any], location: str) -> None:
+        """What GKE returns for the endpoints and private nodes the request chose."""
+        endpoints = cluster.setdefault("controlPlaneEndpointsConfig", {})
+        dns = endpoints.setdefault("dnsEndpointConfig", {})
+        dns["endpoint"] = f"gke-{self._next_id():08x}.{location}.gke.goog"
+        if not dns.get("allowExternalTraffic", True):
+            del dns["allowExternalTraffic"]  # proto3: false is left out
+        ip = endpoints.setdefault("ipEndpointsConfig", {})
+        # The IP endpoint is on unless the request turned it off (proto3: false is absent).
+        ip.setdefault("enabled", True)
+        if not ip["enabled"]:
+            del ip["enabled"]
+        if ip.get("enabled"):
+            ip["publicEndpoint"] = "127.0.0.2"
+            ip.setdefault("enablePublicEndpoint", True)
+        private = cluster.get("networkConfig", {}).get("defaultEnablePrivateNodes", False)
+        if private:
+            cluster.setdefault("privateClusterConfig", {})["enablePrivateNodes"] = True
+
+    def _resolve_private_nodes(self, cluster: dict[str, Any], pool: dict[str, Any]) -> None:
+        """A pool's private-node setting: its own, else the cluster's default."""
+        network = pool.setdefault("networkConfig", {})
+        default = cluster.get("networkConfig", {}).get("defaultEnablePrivateNodes", False)
+        if network.get("enablePrivateNodes", default):
+            network["enablePrivateNodes"] = True
+        else:
+            network.pop("enablePrivateNodes", None)
+
+    def _update_pool_network(self, pool: dict[str, Any], value: dict[str, Any]) -> None:
+        network = pool.setdefault("networkConfig", {})
+        if value.get("enablePrivateNodes"):
+            network["enablePrivateNodes"] = True
+        else:
+            network.pop("enablePrivateNodes", None)
+
+    def _update_hardening(self, cluster: dict[str, Any], update: dict[str, Any]) -> None:
+        if "desiredDefaultEnablePrivateNodes" in update:
+            private = bool(update["desiredDefaultEnablePrivateNodes"])
+            cluster.setdefault("networkConfig", {})["defaultEnablePrivateNodes"] = private
+            if private:
+                cluster.setdefault("privateClusterConfig", {})["enablePrivateNodes"] = True
+            else:
+                cluster.get("privateClusterConfig", {}).pop("enablePrivateNodes", None)
+                cluster["networkConfig"].pop("defaultEnablePrivateNodes")
+        desired = update.get("desiredControlPlaneEndpointsConfig")
+        if desired is None:
+            return
+        endpoints = cluster.setdefault("controlPlaneEndpointsConfig", {})
+        for section in ("dnsEndpointConfig", "ipEndpointsConfig"):
+            given = desired.get(section)
+            if given is None:
+                continue
+            current = endpoints.setdefault(section, {})
+            for key, value in given.items():
+                if value in (False, None, [], {}):
+                    current.pop(key, None)
+                else:
+                    current[key] = value
+            if section == "ipEndpointsConfig":
+                if current.get("enabled"):
+                    current["publicEndpoint"] = "127.0.0.2"
+                else:
+                    current.pop("publicEndpoint", None)
+
+    def _region_operation(self, project: str, region: str, kind: str,
+                          target: str) -> dict[str, Any]:  # fmt: skip
+        name = f"operation-{self._next_id()}"
+        base = f"{self.base}/compute/v1/projects/{project}/regions/{region}"
+        return {
+            "kind": "compute#operation",
+            "name": name,
+            "operationType": kind,
+            "status": "DONE",
+            "progress": 100,
+            "region": f"{self.base}/compute/v1/projects/{project}/regions/{region}",
+            "selfLink": f"{base}/operations/{name}",
+            "targetLink": f"{base}/routers/{target}",
+        }
+
+    def _compute_operation(self, project: str, region: str, name: str, **_: Any) -> Any:
+        base = f"{self.base}/compute/v1/projects/{project}/regions/{region}"
+        return {"kind": "compute#operation", "name": name, "status": "DONE", "progress": 100,
+                "region": base, "selfLink": f"{base}/operations/{name}"}  # fmt: skip
+
+    def _router(self, project: str, region: str, name: str) -> dict[str, Any]:
+        try:
+            return self.state.routers[f"{project}/{region}/{name}"]
+        except KeyError:
+            raise ApiError(404, "NOT_FOUND",
+                           f"The resource 'projects/{project}/regions/{region}/routers/{name}' "
+                           "was not found") from None  # fmt: skip
+
+    def _list_routers(self, project: str, region: str, **_: Any) -> Any:
+        prefix = f"{project}/{region}/"
+        items = [copy.deepcopy(r) for k, r in sorted(self.state.routers.items())
+                 if k.startswith(prefix)]  # fmt: skip
+        return {"kind": "compute#routerList", "items": items}
+
+    def _aggregated_routers(self, project: str, **_: Any) -> Any:
+        items: dict[str, Any] = {}
+        for key, router in sorted(self.state.routers.items()):
+            router_project, region, _name = key.split("/")
+            if router_project == project:
+                items.setdefault(f"regions/{region}", {"routers": []})["routers"].append(
+                    copy.deepcopy(router)
+                )
+        return {"kind": "compute#routerAggregatedList", "items": items}
+
+    def _create_router(self, project: str, region: str, *, body: Any, **_: Any) -> Any:
+        key = f"{project}/{region}/{body['name']}"
+        if key in self.state.routers:
+            raise ApiError(409, "ALREADY_EXISTS",
+                           f"The resource '{key}' already exists")  # fmt: skip
+        base = f"{self.base}/compute/v1/projects/{project}/regions/{region}"
+        router = {
+            "kind": "compute#router",
+            "id": str(self._next_id()),
+            **copy.deepcopy(body),
+            "region": base,
+            "selfLink": f"{base}/routers/{body['name']}",
+        }
+        self.state.routers[key] = router
+        return self._region_operation(project, region, "insert", body["name"])
+
+    def _get_router(self, project: str, region: str, name: str, **_: Any) -> Any:
+        return copy.deepcopy(self._router(project, region, name))
+
+    def _patch_router(self, project: str, region: str, name: str, *, body: Any,
+                      **_: Any) -> Any:  # fmt: skip
+        router = self._router(project, region, name)
+        for key, value in body.items():
+            if key in ("kind", "id", "selfLink", "region", "name", "creationTimestamp"):
+                continue
+            if value in ([], None):
+                router.pop(key, None)
+            else:
+                router[key] = copy.deepcopy(value)
+        return self._region_operation(project, region, "patch", name)
+
+    def _delete_router(self, project: str, region: str, name: str, **_: Any) -> Any:
+        self._router(project, region, name)
+        del self.state.routers[f"{project}/{region}/{name}"]
+        return self._region_operation(project, region, "delete", name)
+
+    def project_policy(self, project: str) -> dict[str, Any]:
+        # A project starts with its owner, so a test sees that grants leave others alone.
+        return self.state.project_policies.setdefault(project, {
+            "bindings": [{"role": "roles/owner", "members": ["user:owner@example.com"]}],
+            "etag": "BwYAAA==", "version": 1})  # fmt: skip
+
+    def _get_project_policy(self, project: str, **_: Any) -> Any:
+        return copy.deepcopy(self.project_policy(project))
+
+    def _set_project_policy(self, project: str, *, body: Any, **_: Any) -> Any:
+        self.project_policy(project)
+        return self._store_policy(self.state.project_policies, project, body["policy"])
+
     # ------------------------------------------------------------ views for tests
 
     def bindings(self, store: str, key: str) -> set[tuple[str, str]]:
-        """(role, member) pairs of an account's (``store="account"``) or bucket's policy."""
-        policies = self.state.account_policies if store == "account" else (
-            self.state.bucket_policies)  # fmt: skip
+        """(role, member) pairs of an account's (``store="account"``), a bucket's or a
+        project's policy."""
+        policies = {
+            "account": self.state.account_policies,
+            "bucket": self.state.bucket_policies,
+            "project": self.state.project_policies,
+        }[store]
         policy = policies.get(key, {})
         return {(b["role"], m) for b in policy.get("bindings", []) for m in b["members"]}

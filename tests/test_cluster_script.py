@@ -199,3 +199,18 @@ def test_every_script_carries_the_runtime_verbatim(case: Path) -> None:
     changes it shows as one hunk of `git diff out/`, the same in every build."""
     runtime = RUNTIME.read_text().removeprefix("# shellcheck shell=bash\n")
     assert runtime in (case / "expected" / "cluster.sh").read_text()
+
+
+HARDENING_RUNTIME = RUNTIME.with_name("cluster_hardening.sh")
+
+
+def test_the_hardening_runtime_is_shellcheck_clean_on_its_own() -> None:
+    validators.shellcheck(HARDENING_RUNTIME)
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=lambda p: p.name)
+def test_every_script_carries_the_hardening_runtime(case: Path) -> None:
+    """The router and NAT reconciler (issue 21), as the file says, after the runtime."""
+    lines = HARDENING_RUNTIME.read_text().splitlines(keepends=True)
+    body = "".join(line for line in lines if not line.startswith("# shellcheck "))
+    assert body in (case / "expected" / "cluster.sh").read_text()

@@ -525,7 +525,7 @@ read_policy() {
     return
   fi
   # diff cannot read the policy of an account it has not created.
-  if [[ "$action" == diff ]] && ((new_account && $2 > 1)); then
+  if [[ "$action" == diff && "$1" == "service account "* ]] && ((new_account && $2 > 1)); then
     policy=""
     return
   fi
@@ -553,14 +553,27 @@ mutate_grant() {
   fi
 }
 
-# Each (TARGET, MEMBER): add the wanted roles it lacks; when dkgen owns the
-# member's roles there, revoke the others (a lowered or removed grant).
+# grant_in WHICH TARGET: whether reconcile_grants WHICH takes TARGET's grants.
+# The project's (the nodes' roles) come before the cluster, whose nodes need
+# them; the others after it (Workload Identity's pool exists only then).
+grant_in() {
+  case "$1" in
+    project) [[ "$2" == "project "* ]] ;;
+    other) [[ "$2" != "project "* ]] ;;
+    *) return 0 ;;
+  esac
+}
+
+# reconcile_grants [project|other]: each (TARGET, MEMBER): add the wanted roles
+# it lacks; when dkgen owns the member's roles there, revoke the others (a
+# lowered or removed grant).
 reconcile_grants() {
-  local record done_pairs=" " target member mode attempts policy role other rec=() wanted=()
+  local which="${1:-all}" record done_pairs=" " target member mode attempts policy role other \
+    rec=() wanted=()
   for record in "${grants[@]}"; do
     eval "rec=($record)"
     target="${rec[0]}" member="${rec[1]}" mode="${rec[3]}" attempts="${rec[4]}"
-    if [[ "$done_pairs" == *" $target|$member "* ]]; then
+    if ! grant_in "$which" "$target" || [[ "$done_pairs" == *" $target|$member "* ]]; then
       continue
     fi
     done_pairs+="$target|$member "
@@ -715,10 +728,14 @@ install_keda() {
 # apply and diff share this walk; mutate and change know which one runs.
 walk() {
   read_live
+  # Before the cluster: the egress its private nodes pull images through, the
+  # accounts (GKE refuses nodes whose account does not exist) and their roles.
+  reconcile_egress
+  reconcile_accounts
+  reconcile_grants project
   reconcile_cluster
   reconcile_pools
-  reconcile_accounts
-  reconcile_grants
+  reconcile_grants other
   reconcile_keda
 }
 
@@ -763,12 +780,15 @@ delete() {
       note "deleting the cluster anyway"
     fi
   fi
-  delete_grants_and_accounts
   if has_cluster || ((dry_run)); then
     run_stored cluster - delete
   else
     note "cluster $cluster_name does not exist"
   fi
+  # After the cluster: its nodes run as their account and reach out through
+  # the NAT until they are gone.
+  delete_egress
+  delete_grants_and_accounts
 }
 
 main() {

@@ -39,6 +39,8 @@ from pathlib import Path
 from dkgen.autoscaling import KEDA_MANIFEST_SHA256, KEDA_VERSION, adaptive_groups, keda_commands
 from dkgen.capacity.cost import cluster_cost, month_facts
 from dkgen.records import dataclass
+from dkgen.render import cluster_hardening as hardening
+from dkgen.render.cluster_hardening import RunTimeWord
 from dkgen.render.common import SERVICE_ACCOUNT
 from dkgen.render.jupyter_home import delete_question_suffix
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
@@ -68,12 +70,14 @@ POOL_FIELDS = (
     "config.workloadMetadataConfig.mode",
     "config.oauthScopes",
     "instanceGroupUrls",
+    *hardening.POOL_FIELDS,
 )
 CLUSTER_FIELDS = (
     "name",
     "releaseChannel.channel",
     "resourceLabels",
     "workloadIdentityConfig.workloadPool",
+    *hardening.CLUSTER_FIELDS,
 )
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # Attempts for the Workload Identity binding: a new service account reaches
@@ -91,7 +95,7 @@ def _field(name: str, fields: Sequence[str] = POOL_FIELDS) -> int:
 
 def _line(words: Command, indent: str) -> str:
     """One command, subcommand words on the first line, one flag per continuation line."""
-    quoted = [shlex.quote(word) for word in words]
+    quoted = [_word(word) for word in words]
     lines: list[str] = []
     for word in quoted:
         if word.startswith("--") or not lines:
@@ -105,6 +109,11 @@ def _line(words: Command, indent: str) -> str:
 
 def _q(text: str) -> str:
     return shlex.quote(text)
+
+
+def _word(word: str) -> str:
+    """One word of a command, quoted; a run-time word (``"$project"``) as it is."""
+    return str(word) if isinstance(word, RunTimeWord) else shlex.quote(word)
 
 
 # ------------------------------------------------------------------ flags
@@ -193,6 +202,8 @@ def cluster_create_command(settings: Settings) -> list[str]:
     words += _pool_shape(cluster.core_pool)
     # Dataplane V2 enforces NetworkPolicy; VPC-native networking is its prerequisite.
     words += ["--enable-dataplane-v2", "--enable-ip-alias"]
+    # Private nodes, the control plane's endpoint, the nodes' account and boot.
+    words += hardening.cluster_flags(settings)
     if settings.gcs.mode == "workload_identity":
         words += ["--workload-pool", _workload_pool(settings)]
     words += _node_access(settings)
@@ -218,6 +229,7 @@ def pool_create_command(settings: Settings, pool: NodePool) -> list[str]:
         *_taint_flags(settings, pool),
         *_node_access(settings),
         *_tags(settings),
+        *hardening.pool_flags(settings, pool),
     ]  # fmt: skip
 
 
@@ -247,7 +259,7 @@ def cluster_update_command(settings: Settings, flags: Sequence[str]) -> list[str
 
 def credentials_command(settings: Settings) -> list[str]:
     return ["gcloud", "container", "clusters", "get-credentials", settings.cluster.name,
-            *_location(settings)]  # fmt: skip
+            *_location(settings), *hardening.credentials_flags(settings)]  # fmt: skip
 
 
 # Existence checks list rather than describe: describe fails the same way for
@@ -372,6 +384,7 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
             "network_tags": list(settings.cluster.network_tags),
             "node_access": settings.gcs.mode,
             "month_usd": month_facts(cost),
+            **hardening.pool_facts(settings, pool),
         }
         for pool, cost in zip(pools, costs, strict=True)
     ]
@@ -379,7 +392,7 @@ def pool_facts(settings: Settings) -> list[dict[str, object]]:
 
 # pool_facts keys GKE cannot change on an existing pool (UpdateNodePoolRequest
 # has no such field): apply deletes the pool and creates it again (--replace).
-REPLACED_FIELDS = frozenset({"spot", "preemptible", "node_access"})
+REPLACED_FIELDS = frozenset({"spot", "preemptible", "node_access", *hardening.REPLACED_FACTS})
 
 
 # ------------------------------------------------------------------ the wanted state
@@ -454,6 +467,9 @@ def _pool_fields(settings: Settings, pool: NodePool) -> list[Field]:
     if settings.gcs.mode == "workload_identity":
         fields.append(field("metadata", "config.workloadMetadataConfig.mode", "enum",
                             "workload metadata", "GKE_METADATA"))  # fmt: skip
+    # Private nodes, the nodes' account and Shielded VM (dkgen/render/cluster_hardening.py).
+    fields += [field(w.group, w.field, w.compare, w.label, w.want)
+               for w in hardening.pool_wants(settings, pool)]  # fmt: skip
     return fields
 
 
@@ -469,7 +485,7 @@ def _pool_updates(settings: Settings, pool: NodePool) -> list[tuple[str, list[st
     updates.append(("tags", ["--tags", ",".join(settings.cluster.network_tags)]))
     if settings.gcs.mode == "workload_identity":
         updates.append(("metadata", ["--workload-metadata", "GKE_METADATA"]))
-    return updates
+    return updates + hardening.pool_updates(pool)
 
 
 def _cluster_fields(settings: Settings) -> list[tuple[Field, list[str] | None]]:
@@ -490,11 +506,14 @@ def _cluster_fields(settings: Settings) -> list[tuple[Field, list[str] | None]]:
         rows.append((Field("workload-pool", _field("workloadIdentityConfig.workloadPool",
                                                    CLUSTER_FIELDS),
                            "text", "workload pool", pool), ["--workload-pool", pool]))  # fmt: skip
+    # Private nodes by default and the control plane's endpoints (cluster_hardening.py).
+    rows += [(Field(w.group, _field(w.field, CLUSTER_FIELDS), w.compare, w.label, w.want), flags)
+             for w, flags in hardening.cluster_wants(settings)]  # fmt: skip
     return rows
 
 
 def _record(*words: object) -> str:
-    return "  " + " ".join(_q(str(word)) for word in words)
+    return "  " + " ".join(_word(w if isinstance(w, str) else str(w)) for w in words)
 
 
 def _define(kind: str, name: str, verb: str, command: Command) -> str:
@@ -552,39 +571,68 @@ def _pools_state(settings: Settings) -> list[str]:
     return lines
 
 
+def _node_identity_state(settings: Settings) -> list[str]:
+    """The cluster's egress and the nodes' dedicated account with its project roles
+    (dkgen/render/cluster_hardening.py): apply makes them before the cluster,
+    delete removes them after it."""
+    lines = [
+        "",
+        "  # Egress of private nodes: a Cloud Router and its NAT (cluster_hardening.sh).",
+        _record(*hardening.egress_record(settings)),
+        *(_define(*definition) for definition in hardening.egress_definitions(settings)),
+    ]
+    accounts = hardening.node_account_definitions(settings)
+    if accounts:
+        lines += [
+            "",
+            "  # The nodes' own account, and its only project roles (retried while IAM",
+            "  # propagates a new account).",
+            _record("want_account", hardening.node_account(settings)),
+            *(_define(*definition) for definition in accounts),
+            *(_record("want_grant", *grant, IAM_ATTEMPTS)
+              for grant in hardening.project_grants(settings)),
+            *(_define(*definition) for definition in hardening.project_grant_definitions(settings)),
+        ]  # fmt: skip
+    return lines
+
+
 def _iam_state(settings: Settings) -> list[str]:
     email = settings.gcs.service_account
-    if settings.gcs.mode != "workload_identity" or not email:
-        return []
     lines = ["", "  # Google service accounts this cluster owns, and IAM grants."]
-    if settings.gcs.managed_account:
+    if settings.gcs.mode == "workload_identity" and email:
+        if settings.gcs.managed_account:
+            lines += [
+                _record("want_account", email),
+                _define("account", email, "lookup", account_lookup_command(settings, email)),
+                _define("account", email, "create", account_create_command(settings, email)),
+                _define("account", email, "delete", account_delete_command(settings, email)),
+            ]
+        # A new account reaches every IAM server only after a while: its policy
+        # calls retry (waits 1, 2, 4, 8, 16 s).
+        account = f"service account {email}"
         lines += [
-            _record("want_account", email),
-            _define("account", email, "lookup", account_lookup_command(settings, email)),
-            _define("account", email, "create", account_create_command(settings, email)),
-            _define("account", email, "delete", account_delete_command(settings, email)),
-        ]
-    # A new account reaches every IAM server only after a while: its policy
-    # calls retry (waits 1, 2, 4, 8, 16 s).
-    account = f"service account {email}"
-    lines += [
-        _record("want_grant", account, workload_identity_member(settings),
-                WORKLOAD_IDENTITY_ROLE, "added", IAM_ATTEMPTS),
-        _define("grant", account, "read", account_policy_command(settings, email)),
-        _define("grant", account, "add", workload_identity_binding_command(settings, email)),
-    ]  # fmt: skip
-    # The managed account's roles on a bucket are dkgen's: exactly what the
-    # settings say. A named account's other roles are its owner's: only added.
-    mode = "owned" if settings.gcs.managed_account else "added"
+            _record("want_grant", account, workload_identity_member(settings),
+                    WORKLOAD_IDENTITY_ROLE, "added", IAM_ATTEMPTS),
+            _define("grant", account, "read", account_policy_command(settings, email)),
+            _define("grant", account, "add", workload_identity_binding_command(settings, email)),
+        ]  # fmt: skip
+    grantee = hardening.bucket_grantee(settings)
+    if grantee is None:
+        return lines if len(lines) > 2 else []
+    # The bucket roles go to the account pods act as: Workload Identity's, or
+    # under node_scopes the nodes' own. An account dkgen made has exactly what
+    # the settings say; a named account's other roles are its owner's: only added.
+    member, owned = grantee
+    mode = "owned" if owned else "added"
     for bucket in settings.gcs.buckets:
         target = f"bucket {bucket.name}"
         lines += [
-            _record("want_grant", target, f"serviceAccount:{email}", bucket.role, mode, 1),
+            _record("want_grant", target, member, bucket.role, mode, 1),
             _define("grant", target, "read", bucket_policy_command(bucket.name)),
             _define("grant", target, "add", bucket_binding_command("add", bucket.name)),
             _define("grant", target, "remove", bucket_binding_command("remove", bucket.name)),
         ]
-    return lines
+    return lines if len(lines) > 2 else []
 
 
 def _keda_state(settings: Settings) -> list[str]:
@@ -602,9 +650,11 @@ def _keda_state(settings: Settings) -> list[str]:
 
 def _wanted_state(settings: Settings) -> str:
     lines = [
+        *hardening.run_time_lines(settings),
         *_cluster_state(settings),
         "",
         *_pools_state(settings),
+        *_node_identity_state(settings),
         *_iam_state(settings),
         *_keda_state(settings),
     ]
@@ -632,8 +682,9 @@ Makes the GKE cluster {name} and its node pools what the settings say.
                (exit 0; with --exit-code, 1 when there are changes)
   credentials  point kubectl at the cluster
   status       show the cluster and its node pools
-  delete       delete load balancers, then the IAM grants and service account
-               this script made, then the cluster (asks unless --yes); re-runnable
+  delete       delete load balancers, the cluster, then its Cloud Router and NAT
+               and the IAM grants and service accounts this script made (asks
+               unless --yes); re-runnable
 
   --dry-run    print each command instead of running it (reads nothing: every
                comparison counts as a change, so every command is shown)
@@ -666,6 +717,7 @@ USAGE
 }}
 
 {runtime}
+{hardening.hardening_runtime()}
 # ---------------------------------------------------------------- the wanted state
 # Rendered by dkgen from the settings: data for the runtime above.
 

@@ -9,6 +9,7 @@ from dkgen.autoscaling import KEDA_VERSION, adaptive_groups
 from dkgen.capacity import format_plan_markdown, plan
 from dkgen.capacity.cost import cluster_cost
 from dkgen.capacity.cost_report import format_cost_markdown
+from dkgen.render.cluster_hardening import readme_lines as hardening_lines
 from dkgen.render.common import SCHEDULER_SERVICE, KubeObject, object_file_name
 from dkgen.render.jupyter import HOME
 from dkgen.render.jupyter_home import CLAIM_NAME
@@ -47,6 +48,7 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         f"`{settings.cluster.name}` in `{settings.cluster.location}` what the settings say, "
         "and deletes it (`./cluster.sh --help`).",
         "",
+        *hardening_lines(settings),
         *_capacity(settings),
         "## Apply",
         "",
@@ -87,7 +89,8 @@ def render_readme(settings: Settings, objects: list[KubeObject], inputs: list[st
         "## Tear down",
         "",
         "```sh",
-        "./cluster.sh delete   # load balancers first, then the cluster; safe to re-run",
+        "./cluster.sh delete   # load balancers, the cluster, then its NAT and node account;",
+        "                      # safe to re-run",
         "```",
         "",
         *_notebooks_note(settings),
@@ -130,7 +133,8 @@ def _day_two() -> list[str]:
         "2. Review `git diff` of this directory.",
         "3. `./cluster.sh diff`, then `./cluster.sh apply`. Re-running apply changes nothing;",
         "   an interrupted one finishes on the next run. What GKE cannot change in place",
-        "   (spot, preemptible, access scopes) needs `./cluster.sh apply --replace`; node",
+        "   (spot, preemptible, access scopes, the nodes' service account, secure boot)",
+        "   needs `./cluster.sh apply --replace`; node",
         "   pools the settings no longer have are deleted after a question (`--yes`).",
         "4. The `kubectl apply` above. `--prune` deletes this cluster's objects (its",
         "   `app.kubernetes.io/instance` label) of the listed kinds that dkgen no longer",

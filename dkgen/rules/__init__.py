@@ -29,6 +29,7 @@ from dkgen.rules import (
     buckets,
     budget,
     capacity,
+    cluster_hardening,
     configmap_size,
     deprecations,
     gcs,
@@ -76,6 +77,7 @@ RULES: tuple[Rule, ...] = (
     regional_nodes.check,
     budget.check,
     no_effect.check,
+    cluster_hardening.check,
 )
 
 

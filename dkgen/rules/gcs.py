@@ -2,8 +2,9 @@
 
 - ``workload_identity`` needs ``cluster.project`` (its pool is
   ``PROJECT.svc.id.goog``).
-- ``gcs.buckets`` grants roles to the Workload Identity account, so access
-  must resolve to Workload Identity.
+- ``gcs.buckets`` grants roles to the account pods act as: the Workload
+  Identity account, or under ``node_scopes`` the nodes' own (issue 21), so
+  access must not be ``none``.
 - A warning when ``auto`` falls back to the nodes' broad cloud-platform
   scope because ``cluster.project`` is unset.
 """
@@ -38,14 +39,13 @@ def _check_gcs(where: Locator) -> Iterator[Problem]:
             "Workload Identity needs the project ID (its pool is PROJECT.svc.id.goog)",
             "set cluster.project",
         )
-    if gcs["buckets"] and mode != "workload_identity":
+    if gcs["buckets"] and mode == "none":
         yield conflict(
             where,
             order(where, [("gcs", "buckets"), ("gcs", "access")]),
-            f"bucket roles are granted to the Workload Identity service account, "
-            f"but gcs.access resolves to {mode}",
-            "set cluster.project (and gcs.access: auto or workload_identity), "
-            "or grant the node service account access yourself",
+            "bucket roles are granted to the account pods act as (Workload Identity's, or "
+            "the nodes' under node_scopes), but gcs.access is none",
+            "set gcs.access: auto, workload_identity or node_scopes, or remove gcs.buckets",
         )
 
 

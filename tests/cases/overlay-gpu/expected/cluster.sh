@@ -3,9 +3,9 @@
 #
 # Makes the GKE cluster dask-analytics what the settings say: ./cluster.sh --help.
 # The node pools as dkgen built them (read by `dkgen check`'s impact report):
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":false,"spot":false}
-# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"name":"workers-gpu","network_tags":[],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":false,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
+# dkgen-pool: {"accelerator":"nvidia-tesla-t4x1","autoscaling":true,"disk_size":100,"machine_type":"n1-standard-8","max_nodes":4,"min_nodes":0,"name":"workers-gpu","network_tags":[],"node_access":"workload_identity","num_nodes":0,"preemptible":false,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
 set -euo pipefail
 
 usage() {
@@ -23,8 +23,9 @@ Makes the GKE cluster dask-analytics and its node pools what the settings say.
                (exit 0; with --exit-code, 1 when there are changes)
   credentials  point kubectl at the cluster
   status       show the cluster and its node pools
-  delete       delete load balancers, then the IAM grants and service account
-               this script made, then the cluster (asks unless --yes); re-runnable
+  delete       delete load balancers, the cluster, then its Cloud Router and NAT
+               and the IAM grants and service accounts this script made (asks
+               unless --yes); re-runnable
 
   --dry-run    print each command instead of running it (reads nothing: every
                comparison counts as a change, so every command is shown)
@@ -77,11 +78,6 @@ USAGE
 cluster_name=""
 url_field=0
 delete_question_suffix=""
-project_flag=()
-keda_version=""
-keda_sha256=""
-keda_wanted=0
-err_file=/dev/null
 
 declare -A commands=() groups=() pool_role=() pool_nodes=()
 fields=()
@@ -200,58 +196,31 @@ mutate_stored() {
 }
 
 fail_lookup() {
-  note "could not read the live state, so nothing was changed after this point: $*"
-  note "  (fix the cause above and run it again; every step is re-runnable)"
+  note "could not read the live state: $*"
   exit 1
 }
 
-# checked COMMAND…: run a read; print what it prints. gcloud answers some
-# partly failed reads (a zone it may not read, say) with a warning on stderr
-# and exit 0: any word on stderr fails the read, as a failure does, and is
-# shown. A failed read never passes for "nothing there".
-checked() {
-  local status=0
-  "$@" 2>"$err_file" || status=$?
-  if ((status)) || [[ -s "$err_file" ]]; then
-    cat "$err_file" >&2
-    return 1
-  fi
-}
-
-# exists KIND NAME VERB WANT: whether the stored lookup prints the line WANT.
-# Under --dry-run: print the lookup and take it as "not found".
+# exists KIND NAME VERB: whether the stored lookup prints something. A lookup
+# that fails (no permission, no network) stops the script rather than passing
+# for "missing". Under --dry-run: print it and take it as "not found".
 exists() {
   local cmd=() found
-  load_command "$1" "$2" "$3"
+  load_command "$@"
   if ((dry_run)); then
     run "${cmd[@]}"
     return 1
   fi
-  found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
-  grep -Fxq -- "$4" <<<"$found"
+  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  [[ -n "$found" ]]
 }
 
-# Whether the last command's stderr says what it asked for does not exist.
-said_not_found() {
-  grep -Eq 'NOT_FOUND|HTTPError 404|[Nn]ot found|does not exist' "$err_file"
-}
-
-# retry ATTEMPTS COMMAND…: run it until it succeeds, at most ATTEMPTS times,
-# waiting 1, 2, 4 … s, while the failure is IAM not knowing a new account yet
-# (NOT_FOUND); any other failure (no permission, no connection) is final.
+# Run a command until it succeeds, at most $1 times, waiting 1, 2, 4 … s.
 retry() {
-  local attempts="$1" attempt=1 wait=1 status
+  local attempts="$1" attempt=1 wait=1
   shift
-  while :; do
-    status=0
-    "$@" 2>"$err_file" || status=$?
-    if ((status == 0)); then
-      cat "$err_file" >&2
-      return 0
-    fi
-    if ((attempt >= attempts)) || ! said_not_found; then
-      cat "$err_file" >&2
-      return "$status"
+  until "$@"; do
+    if ((attempt >= attempts)); then
+      return 1
     fi
     note "retrying in ${wait}s (IAM reaches new accounts slowly): $1 $2 $3 $4"
     sleep "$wait"
@@ -272,13 +241,13 @@ read_live() {
     return
   fi
   load_command cluster - read
-  live_cluster="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  live_cluster="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
   live_cluster="$(awk -F'|' -v name="$cluster_name" '$1 == name' <<<"$live_cluster")"
   if [[ -n "$live_cluster" ]]; then
     load_command pool - read
-    live_pools="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+    live_pools="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
     load_command pool - read-sizes
-    live_groups="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+    live_groups="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
   fi
 }
 
@@ -417,19 +386,12 @@ update_groups() {
 
 # ---------------------------------------------------------------- questions
 
-# confirm QUESTION: yes from --yes, or from the terminal (never from stdin,
-# which may carry data). With no terminal, stop and say what needed asking.
 confirm() {
   if ((assume_yes || dry_run)) || [[ "$action" == diff ]]; then
     return 0
   fi
-  local answer=""
-  if ! { : </dev/tty; } 2>/dev/null; then
-    note "no terminal to ask: $1"
-    note "  run it from a terminal to answer, or add --yes to confirm"
-    exit 1
-  fi
-  read -r -p "$1 [y/N] " answer </dev/tty || answer=""
+  local answer
+  read -r -p "$1 [y/N] " answer || answer=""
   [[ "$answer" == [yY] ]]
 }
 
@@ -540,7 +502,7 @@ reconcile_pools() {
 reconcile_accounts() {
   local email
   for email in "${accounts[@]}"; do
-    if ! exists account "$email" lookup "$email"; then
+    if ! exists account "$email" lookup; then
       change "service account $email: create"
       mutate_stored account "$email" create
       new_account=1
@@ -548,9 +510,7 @@ reconcile_accounts() {
   done
 }
 
-# read_policy TARGET ATTEMPTS [gone-is-empty]: the policy's "ROLE|MEMBER"
-# lines into "policy". With gone-is-empty (delete), a target that no longer
-# exists holds nothing; any other failure (a 403) stops the run.
+# read_policy TARGET ATTEMPTS: the policy's "ROLE|MEMBER" lines into "policy".
 read_policy() {
   local cmd=()
   load_command grant "$1" read
@@ -560,21 +520,11 @@ read_policy() {
     return
   fi
   # diff cannot read the policy of an account it has not created.
-  if [[ "$action" == diff ]] && ((new_account && $2 > 1)); then
+  if [[ "$action" == diff && "$1" == "service account "* ]] && ((new_account && $2 > 1)); then
     policy=""
     return
   fi
-  if policy="$(retry "$2" "${cmd[@]}" 2>"$err_file.read")"; then
-    return
-  fi
-  mv "$err_file.read" "$err_file"
-  if [[ "${3:-}" == gone-is-empty ]] && said_not_found; then
-    note "$1 does not exist; nothing of ours to remove there"
-    policy=""
-    return
-  fi
-  cat "$err_file" >&2
-  fail_lookup "${cmd[*]}"
+  policy="$(retry "$2" "${cmd[@]}")" || fail_lookup "${cmd[*]}"
 }
 
 # mutate_grant TARGET VERB MEMBER ROLE ATTEMPTS
@@ -588,14 +538,27 @@ mutate_grant() {
   fi
 }
 
-# Each (TARGET, MEMBER): add the wanted roles it lacks; when dkgen owns the
-# member's roles there, revoke the others (a lowered or removed grant).
+# grant_in WHICH TARGET: whether reconcile_grants WHICH takes TARGET's grants.
+# The project's (the nodes' roles) come before the cluster, whose nodes need
+# them; the others after it (Workload Identity's pool exists only then).
+grant_in() {
+  case "$1" in
+    project) [[ "$2" == "project "* ]] ;;
+    other) [[ "$2" != "project "* ]] ;;
+    *) return 0 ;;
+  esac
+}
+
+# reconcile_grants [project|other]: each (TARGET, MEMBER): add the wanted roles
+# it lacks; when dkgen owns the member's roles there, revoke the others (a
+# lowered or removed grant).
 reconcile_grants() {
-  local record done_pairs=" " target member mode attempts policy role other rec=() wanted=()
+  local which="${1:-all}" record done_pairs=" " target member mode attempts policy role other \
+    rec=() wanted=()
   for record in "${grants[@]}"; do
     eval "rec=($record)"
     target="${rec[0]}" member="${rec[1]}" mode="${rec[3]}" attempts="${rec[4]}"
-    if [[ "$done_pairs" == *" $target|$member "* ]]; then
+    if ! grant_in "$which" "$target" || [[ "$done_pairs" == *" $target|$member "* ]]; then
       continue
     fi
     done_pairs+="$target|$member "
@@ -636,7 +599,7 @@ delete_grants_and_accounts() {
       continue
     fi
     done_pairs+="$target|$member "
-    read_policy "$target" 1 gone-is-empty
+    read_policy "$target" 1
     if ((dry_run)); then
       run_stored grant "$target" remove --member "$member" --role ROLE
       continue
@@ -648,7 +611,7 @@ delete_grants_and_accounts() {
     done <<<"$policy"
   done
   for email in "${accounts[@]}"; do
-    if exists account "$email" lookup "$email" || ((dry_run)); then
+    if exists account "$email" lookup || ((dry_run)); then
       run_stored account "$email" delete
     fi
   done
@@ -663,7 +626,7 @@ credentials() {
 # Ingresses and Services of type LoadBalancer, in every namespace, own cloud
 # forwarding rules; their finalizers hold the delete until the rules are gone.
 delete_load_balancers() {
-  run kubectl delete ingress --all-namespaces --all --wait=true || return 1
+  run kubectl delete ingress --all-namespaces --all --wait=true
   if ((dry_run)); then
     note "then each Service of type LoadBalancer: kubectl delete service --namespace NS NAME"
     return
@@ -671,78 +634,18 @@ delete_load_balancers() {
   local jsonpath namespace service
   jsonpath='{range .items[?(@.spec.type=="LoadBalancer")]}'
   jsonpath+='{.metadata.namespace} {.metadata.name}{"\n"}{end}'
-  local services
-  services="$(kubectl get services --all-namespaces -o "jsonpath=$jsonpath")" || return 1
-  while read -r namespace service; do
-    if [[ -n "$service" ]]; then
-      run kubectl delete service --namespace "$namespace" "$service" --wait=true || return 1
-    fi
-  done <<<"$services"
+  kubectl get services --all-namespaces -o "jsonpath=$jsonpath" |
+    while read -r namespace service; do
+      run kubectl delete service --namespace "$namespace" "$service" --wait=true
+    done
 }
 
-# KEDA, the engine of adaptive worker groups, when the settings have one:
-# installed when missing or at another version than keda_version (read from
-# the image tag of its operator Deployment), from the release manifest
-# fetched to a temporary file and checked against keda_sha256 first.
-keda_installed_version() {
-  local cmd=()
-  load_command keda - read
-  if ((dry_run)); then
-    run "${cmd[@]}"
-    return 0
-  fi
-  checked "${cmd[@]}" || fail_lookup "${cmd[*]}"
-}
-
-reconcile_keda() {
-  if ! has_command keda - install; then
-    return 0
-  fi
-  local live=""
-  # diff and apply read what the cluster runs; a cluster not there yet runs nothing.
-  if has_cluster && ! ((dry_run)); then
-    credentials >/dev/null
-    live="$(keda_installed_version)"
-  elif ((dry_run)); then
-    keda_installed_version
-  fi
-  # The operator's image tag is the release it runs (ghcr.io/kedacore/keda:2.20.2).
-  if [[ -n "$live" ]]; then
-    live="${live##*:}"
-  fi
-  if [[ "$live" == "$keda_version" ]] && ! ((dry_run)); then
-    return 0
-  fi
-  change "KEDA: ${live:-not installed} -> $keda_version (install)"
-  keda_wanted=1
-}
-
+# KEDA, the engine of adaptive worker groups, when the settings have one.
 install_keda() {
-  if ! ((keda_wanted)); then
-    return 0
+  if has_command keda - install; then
+    run_stored keda - install
+    run_stored keda - wait
   fi
-  local manifest=KEDA-MANIFEST-FILE
-  if ! ((dry_run)); then
-    manifest="$(mktemp)"
-  fi
-  run_stored keda - fetch "$manifest"
-  if ! ((dry_run)); then
-    if [[ -z "$keda_sha256" ]]; then
-      note "KEDA's manifest has no sha256 pinned in this dkgen (dkgen/autoscaling.py,"
-      note "  KEDA_MANIFEST_SHA256); not installing what cannot be checked. It fetched:"
-      note "  $(sha256sum "$manifest")"
-      rm -f "$manifest"
-      exit 1
-    fi
-    if ! sha256sum -c --quiet - <<<"$keda_sha256  $manifest" >&2; then
-      note "KEDA's manifest does not match the sha256 dkgen pins ($keda_sha256); not installed"
-      rm -f "$manifest"
-      exit 1
-    fi
-  fi
-  run_stored keda - install "$manifest"
-  rm -f "$manifest"
-  run_stored keda - wait
 }
 
 # ---------------------------------------------------------------- actions
@@ -750,11 +653,14 @@ install_keda() {
 # apply and diff share this walk; mutate and change know which one runs.
 walk() {
   read_live
+  # Before the cluster: the egress its private nodes pull images through, the
+  # accounts (GKE refuses nodes whose account does not exist) and their roles.
+  reconcile_egress
+  reconcile_accounts
+  reconcile_grants project
   reconcile_cluster
   reconcile_pools
-  reconcile_accounts
-  reconcile_grants
-  reconcile_keda
+  reconcile_grants other
 }
 
 apply() {
@@ -783,27 +689,27 @@ status() {
 }
 
 delete() {
-  if ! confirm "Delete GKE cluster $cluster_name and everything on it$delete_question_suffix?"; then
-    note "not deleted"
-    exit 1
+  if ((!assume_yes && !dry_run)); then
+    read -r -p "Delete GKE cluster $cluster_name and everything on it$delete_question_suffix? [y/N] " answer
+    if [[ "$answer" != [yY] ]]; then
+      note "not deleted"
+      exit 1
+    fi
   fi
   read_live
   if has_cluster || ((dry_run)); then
-    if ! { credentials && delete_load_balancers; }; then
-      note "the cluster's Kubernetes API did not answer: its Ingresses and LoadBalancer"
-      note "  Services were not deleted, and the forwarding rules GKE made for them may be"
-      note "  left (and billed) once the cluster is gone. Find them with:"
-      note "  gcloud compute forwarding-rules list ${project_flag[*]} --filter=description~kubernetes.io/service-name"
-      note "  and delete each with: gcloud compute forwarding-rules delete NAME --region REGION"
-      note "deleting the cluster anyway"
-    fi
+    credentials
+    delete_load_balancers
   fi
-  delete_grants_and_accounts
   if has_cluster || ((dry_run)); then
     run_stored cluster - delete
   else
     note "cluster $cluster_name does not exist"
   fi
+  # After the cluster: its nodes run as their account and reach out through
+  # the NAT until they are gone.
+  delete_egress
+  delete_grants_and_accounts
 }
 
 main() {
@@ -831,12 +737,119 @@ main() {
     usage >&2
     exit 2
   fi
-  err_file="$(mktemp)"
-  trap 'rm -f "$err_file" "$err_file.read"' EXIT
   wanted_state
   "$action"
 }
 # ---------------------------------------------------------------- end of runtime
+
+# ---------------------------------------------------------------- hardening runtime
+# The egress and project parts of the reconciler (issue 21), the same bytes
+# in every build (dkgen/render/cluster_hardening.sh), after the runtime
+# above and under its data contract. The data adds:
+#
+#   want_egress MODE ROUTER NAT NAT_WANT DESCRIPTION
+#       MODE cloud_nat: the Cloud Router ROUTER carries the NAT NAT, whose
+#       "allocation|ranges" read as NAT_WANT; other modes: no router of
+#       this cluster's (one whose description is DESCRIPTION) may remain.
+#       Commands: router ROUTER read/create/delete, nat NAT read/create/update.
+#   project=… node_account=…
+#       set before the data when cluster.project is null, from gcloud's
+#       configured project (configured_project).
+
+egress_mode=""
+router_name=""
+nat_name=""
+nat_want=""
+router_description=""
+
+want_egress() {
+  egress_mode="$1" router_name="$2" nat_name="$3" nat_want="$4" router_description="$5"
+}
+
+# gcloud's configured project, for settings without cluster.project; under
+# --dry-run the word PROJECT (a dry run reads nothing).
+configured_project() {
+  if ((dry_run)); then
+    echo PROJECT
+    return
+  fi
+  local found
+  found="$(gcloud config get-value project 2>/dev/null)" || found=""
+  if [[ -z "$found" ]]; then
+    note "no project: set cluster.project, or run gcloud config set project PROJECT_ID"
+    exit 1
+  fi
+  printf '%s\n' "$found"
+}
+
+# Whether this cluster's router exists: one of that name carrying our description.
+# A router of that name that someone else made is never ours to change or delete.
+has_router() {
+  local cmd=() found
+  load_command router "$router_name" read
+  if ((dry_run)); then
+    run "${cmd[@]}"
+    return 1
+  fi
+  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  [[ -n "$found" ]] || return 1
+  if [[ "$found" != "$router_name|$router_description" ]]; then
+    note "Cloud Router $router_name exists but was not made by this cluster's cluster.sh; left alone"
+    foreign_router=1
+    return 1
+  fi
+}
+
+foreign_router=0
+
+# The Cloud Router and NAT private nodes reach the internet through, before
+# the cluster (its nodes pull their images through it).
+reconcile_egress() {
+  [[ -n "$egress_mode" ]] || return 0
+  if [[ "$egress_mode" != cloud_nat ]]; then
+    if has_router || ((dry_run)); then
+      change "cloud router $router_name: delete (cluster.egress: $egress_mode)"
+      mutate_stored router "$router_name" delete
+    fi
+    return 0
+  fi
+  if ! has_router; then
+    if ((foreign_router)); then
+      refused=1
+      return 0
+    fi
+    change "cloud router $router_name: create"
+    mutate_stored router "$router_name" create
+    change "cloud NAT $nat_name: create"
+    mutate_stored nat "$nat_name" create
+    if ((dry_run)); then
+      # Every command shown: the NAT's read and update as well.
+      run_stored nat "$nat_name" read
+      mutate_stored nat "$nat_name" update
+    fi
+    return 0
+  fi
+  local cmd=() live line
+  load_command nat "$nat_name" read
+  live="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  line="$(awk -F'|' -v nat="$nat_name" '$1 == nat' <<<"$live")"
+  if [[ -z "$line" ]]; then
+    change "cloud NAT $nat_name: create"
+    mutate_stored nat "$nat_name" create
+  elif [[ "${line#*|}" != "$nat_want" ]]; then
+    change "cloud NAT $nat_name: ${line#*|} -> $nat_want (in place)"
+    mutate_stored nat "$nat_name" update
+  fi
+}
+
+# After the cluster: its router, and the NAT inside it.
+delete_egress() {
+  [[ -n "$egress_mode" ]] || return 0
+  if has_router || ((dry_run)); then
+    run_stored router "$router_name" delete
+  fi
+}
+# ---------------------------------------------------------------- end of hardening runtime
 
 # ---------------------------------------------------------------- the wanted state
 # Rendered by dkgen from the settings: data for the runtime above.
@@ -844,15 +857,13 @@ main() {
 cluster_name=dask-analytics
 url_field=17
 delete_question_suffix=', including the notebooks in Jupyter'"'"'s home (PersistentVolumeClaim jupyter-home: its disk is deleted with the cluster)'
-project_flag=(--project my-data-project)
-keda_version=2.20.2
-keda_sha256=''
 
 wanted_state() {
   # The cluster: how to read it, create it, and each field apply compares.
   define_command cluster - read gcloud container clusters list \
     --zone europe-west4-a \
-    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool)'
+    --project my-data-project \
+    --filter=name=dask-analytics '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool,privateClusterConfig.enablePrivateNodes,controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic,controlPlaneEndpointsConfig.ipEndpointsConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks[].cidrBlock)'
   define_command cluster - create gcloud container clusters create dask-analytics \
     --zone europe-west4-a \
     --project my-data-project \
@@ -862,6 +873,13 @@ wanted_state() {
     --disk-size 50 \
     --enable-dataplane-v2 \
     --enable-ip-alias \
+    --enable-private-nodes \
+    --enable-dns-access \
+    --no-enable-ip-access \
+    --enable-shielded-nodes \
+    --service-account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com \
+    --shielded-secure-boot \
+    --shielded-integrity-monitoring \
     --workload-pool my-data-project.svc.id.goog \
     --workload-metadata GKE_METADATA \
     --enable-managed-prometheus
@@ -880,9 +898,27 @@ wanted_state() {
     --zone europe-west4-a \
     --project my-data-project \
     --workload-pool my-data-project.svc.id.goog
+  want_field cluster - private 5 bool 'private nodes by default' True
+  define_command cluster - update:private gcloud container clusters update dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-private-nodes
+  want_field cluster - endpoint 6 bool 'DNS endpoint' True
+  define_command cluster - update:endpoint gcloud container clusters update dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-dns-access \
+    --no-enable-ip-access
+  want_field cluster - endpoint 7 bool 'IP endpoint' ''
+  define_command cluster - update:endpoint gcloud container clusters update dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-dns-access \
+    --no-enable-ip-access
   define_command cluster - credentials gcloud container clusters get-credentials dask-analytics \
     --zone europe-west4-a \
-    --project my-data-project
+    --project my-data-project \
+    --dns-endpoint
   define_command cluster - status gcloud container clusters describe dask-analytics \
     --zone europe-west4-a \
     --project my-data-project '--format=value(name,status,currentMasterVersion)'
@@ -895,7 +931,7 @@ wanted_state() {
   define_command pool - read gcloud container node-pools list \
     --cluster dask-analytics \
     --zone europe-west4-a \
-    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,config.machineType,config.diskSizeGb,autoscaling.enabled,autoscaling.minNodeCount,autoscaling.maxNodeCount,config.spot,config.preemptible,config.accelerators[0].acceleratorType,config.accelerators[0].acceleratorCount,config.taints[].key,config.taints[].value,config.taints[].effect,config.tags,config.workloadMetadataConfig.mode,config.oauthScopes,instanceGroupUrls)'
+    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,config.machineType,config.diskSizeGb,autoscaling.enabled,autoscaling.minNodeCount,autoscaling.maxNodeCount,config.spot,config.preemptible,config.accelerators[0].acceleratorType,config.accelerators[0].acceleratorCount,config.taints[].key,config.taints[].value,config.taints[].effect,config.tags,config.workloadMetadataConfig.mode,config.oauthScopes,instanceGroupUrls,networkConfig.enablePrivateNodes,config.serviceAccount,config.shieldedInstanceConfig.enableSecureBoot,config.shieldedInstanceConfig.enableIntegrityMonitoring)'
   define_command pool - read-sizes gcloud compute instance-groups managed list \
     --project my-data-project '--format=value[separator='"'"'|'"'"'](name,targetSize)'
   define_command pool - list gcloud container node-pools list \
@@ -916,7 +952,11 @@ wanted_state() {
     --machine-type e2-standard-4 \
     --num-nodes 1 \
     --disk-size 50 \
-    --workload-metadata GKE_METADATA
+    --workload-metadata GKE_METADATA \
+    --enable-private-nodes \
+    --service-account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com \
+    --shielded-secure-boot \
+    --shielded-integrity-monitoring
   define_command pool default-pool delete gcloud container node-pools delete default-pool \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -933,6 +973,10 @@ wanted_state() {
   want_field pool default-pool taints 13 enum 'taint effect' ''
   want_field pool default-pool tags 14 list 'network tags' ''
   want_field pool default-pool metadata 15 enum 'workload metadata' GKE_METADATA
+  want_field pool default-pool private 18 bool 'private nodes' True
+  want_field pool default-pool replace 19 text 'service account' nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com
+  want_field pool default-pool replace 20 bool 'secure boot' True
+  want_field pool default-pool replace 21 bool 'integrity monitoring' True
   define_command pool default-pool update:shape gcloud container node-pools update default-pool \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -959,6 +1003,11 @@ wanted_state() {
     --zone europe-west4-a \
     --project my-data-project \
     --workload-metadata GKE_METADATA
+  define_command pool default-pool update:private gcloud container node-pools update default-pool \
+    --cluster dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-private-nodes
   define_command pool default-pool resize gcloud container clusters resize dask-analytics \
     --node-pool default-pool \
     --num-nodes 1 \
@@ -978,7 +1027,11 @@ wanted_state() {
     --min-nodes 2 \
     --max-nodes 10 \
     --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
-    --workload-metadata GKE_METADATA
+    --workload-metadata GKE_METADATA \
+    --enable-private-nodes \
+    --service-account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com \
+    --shielded-secure-boot \
+    --shielded-integrity-monitoring
   define_command pool workers-default delete gcloud container node-pools delete workers-default \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -997,6 +1050,10 @@ wanted_state() {
   want_field pool workers-default taints 13 enum 'taint effect' NO_SCHEDULE
   want_field pool workers-default tags 14 list 'network tags' ''
   want_field pool workers-default metadata 15 enum 'workload metadata' GKE_METADATA
+  want_field pool workers-default private 18 bool 'private nodes' True
+  want_field pool workers-default replace 19 text 'service account' nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com
+  want_field pool workers-default replace 20 bool 'secure boot' True
+  want_field pool workers-default replace 21 bool 'integrity monitoring' True
   define_command pool workers-default update:shape gcloud container node-pools update workers-default \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -1025,6 +1082,11 @@ wanted_state() {
     --zone europe-west4-a \
     --project my-data-project \
     --workload-metadata GKE_METADATA
+  define_command pool workers-default update:private gcloud container node-pools update workers-default \
+    --cluster dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-private-nodes
 
   want_pool workers-gpu worker ''
   define_command pool workers-gpu create gcloud container node-pools create workers-gpu \
@@ -1039,7 +1101,11 @@ wanted_state() {
     --max-nodes 4 \
     --accelerator type=nvidia-tesla-t4,count=1,gpu-driver-version=default \
     --node-taints k8s.dask.org/dedicated=worker:NoSchedule \
-    --workload-metadata GKE_METADATA
+    --workload-metadata GKE_METADATA \
+    --enable-private-nodes \
+    --service-account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com \
+    --shielded-secure-boot \
+    --shielded-integrity-monitoring
   define_command pool workers-gpu delete gcloud container node-pools delete workers-gpu \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -1059,6 +1125,10 @@ wanted_state() {
   want_field pool workers-gpu taints 13 enum 'taint effect' NO_SCHEDULE
   want_field pool workers-gpu tags 14 list 'network tags' ''
   want_field pool workers-gpu metadata 15 enum 'workload metadata' GKE_METADATA
+  want_field pool workers-gpu private 18 bool 'private nodes' True
+  want_field pool workers-gpu replace 19 text 'service account' nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com
+  want_field pool workers-gpu replace 20 bool 'secure boot' True
+  want_field pool workers-gpu replace 21 bool 'integrity monitoring' True
   define_command pool workers-gpu update:shape gcloud container node-pools update workers-gpu \
     --cluster dask-analytics \
     --zone europe-west4-a \
@@ -1092,11 +1162,70 @@ wanted_state() {
     --zone europe-west4-a \
     --project my-data-project \
     --workload-metadata GKE_METADATA
+  define_command pool workers-gpu update:private gcloud container node-pools update workers-gpu \
+    --cluster dask-analytics \
+    --zone europe-west4-a \
+    --project my-data-project \
+    --enable-private-nodes
+
+  # Egress of private nodes: a Cloud Router and its NAT (cluster_hardening.sh).
+  want_egress cloud_nat dask-analytics-router dask-analytics-nat 'AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES' 'dkgen: Cloud NAT egress of GKE cluster dask-analytics'
+  define_command router dask-analytics-router read gcloud compute routers list \
+    --regions europe-west4 \
+    --project my-data-project \
+    --filter=name=dask-analytics-router '--format=value[separator='"'"'|'"'"'](name,description)'
+  define_command router dask-analytics-router create gcloud compute routers create dask-analytics-router \
+    --network default \
+    --region europe-west4 \
+    --project my-data-project \
+    --description 'dkgen: Cloud NAT egress of GKE cluster dask-analytics'
+  define_command router dask-analytics-router delete gcloud compute routers delete dask-analytics-router \
+    --region europe-west4 \
+    --project my-data-project \
+    --quiet
+  define_command nat dask-analytics-nat read gcloud compute routers nats list \
+    --router dask-analytics-router \
+    --region europe-west4 \
+    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,natIpAllocateOption,sourceSubnetworkIpRangesToNat)'
+  define_command nat dask-analytics-nat create gcloud compute routers nats create dask-analytics-nat \
+    --router dask-analytics-router \
+    --region europe-west4 \
+    --project my-data-project \
+    --auto-allocate-nat-external-ips \
+    --nat-all-subnet-ip-ranges
+  define_command nat dask-analytics-nat update gcloud compute routers nats update dask-analytics-nat \
+    --router dask-analytics-router \
+    --region europe-west4 \
+    --project my-data-project \
+    --auto-allocate-nat-external-ips \
+    --nat-all-subnet-ip-ranges
+
+  # The nodes' own account, and its only project roles (retried while IAM
+  # propagates a new account).
+  want_account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com
+  define_command account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
+    --project my-data-project \
+    --filter=email=nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com '--format=value(email)'
+  define_command account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com create gcloud iam service-accounts create nodes-analytics-05f227a2 \
+    --project my-data-project \
+    --display-name 'Nodes of GKE cluster dask-analytics'
+  define_command account nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com delete gcloud iam service-accounts delete nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com \
+    --project my-data-project \
+    --quiet
+  want_grant 'project my-data-project' serviceAccount:nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com roles/container.defaultNodeServiceAccount owned 6
+  define_command grant 'project my-data-project' read gcloud projects get-iam-policy my-data-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
+  define_command grant 'project my-data-project' add gcloud projects add-iam-policy-binding my-data-project \
+    --condition=None \
+    --format=none
+  define_command grant 'project my-data-project' remove gcloud projects remove-iam-policy-binding my-data-project \
+    --condition=None \
+    --format=none
 
   # Google service accounts this cluster owns, and IAM grants.
   want_account dask-analytics@my-data-project.iam.gserviceaccount.com
   define_command account dask-analytics@my-data-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
-    --project my-data-project '--format=value(email)'
+    --project my-data-project \
+    --filter=email=dask-analytics@my-data-project.iam.gserviceaccount.com '--format=value(email)'
   define_command account dask-analytics@my-data-project.iam.gserviceaccount.com create gcloud iam service-accounts create dask-analytics \
     --project my-data-project \
     --display-name 'Dask pods of GKE cluster dask-analytics'
