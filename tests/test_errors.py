@@ -226,9 +226,9 @@ def test_a_problem_between_two_values_names_both_in_every_format(
     args = ["validate", "s.yaml", "-s", "cluster.max_nodes=1"]
     text = run_dkgen(*args).stderr.splitlines()
     assert text[0].startswith("-s cluster.max_nodes=1: error: cluster.max_nodes: ")
-    assert text[1] == "  other value: cluster.min_nodes at dkgen:bases/default.yaml:33:14"
+    assert text[1] == "  other value: cluster.min_nodes at dkgen:bases/default.yaml:53:14"
     github = run_dkgen(*args, "--format", "github").stderr
-    assert "%0Aother value: cluster.min_nodes at dkgen:bases/default.yaml:33:14%0Ahint: " in github
+    assert "%0Aother value: cluster.min_nodes at dkgen:bases/default.yaml:53:14%0Ahint: " in github
 
 
 def test_the_value_to_change_first_is_never_a_shipped_one() -> None:

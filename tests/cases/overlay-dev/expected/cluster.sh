@@ -3,8 +3,8 @@
 #
 # Makes the GKE cluster dask-analytics what the settings say: ./cluster.sh --help.
 # The node pools as dkgen built them (read by `dkgen check`'s impact report):
-# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
-# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":true,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":false,"disk_size":50,"machine_type":"e2-standard-4","max_nodes":null,"min_nodes":null,"month_usd":["113.21","113.21"],"name":"default-pool","network_tags":[],"node_access":"workload_identity","num_nodes":1,"preemptible":false,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
+# dkgen-pool: {"accelerator":null,"autoscaling":true,"disk_size":100,"machine_type":"n2-standard-8","max_nodes":10,"min_nodes":2,"month_usd":["248.99","1244.95"],"name":"workers-default","network_tags":[],"node_access":"workload_identity","num_nodes":3,"preemptible":true,"private_nodes":true,"secure_boot":true,"service_account":"nodes-analytics-05f227a2@my-data-project.iam.gserviceaccount.com","spot":false}
 set -euo pipefail
 
 usage() {
@@ -77,6 +77,11 @@ USAGE
 cluster_name=""
 url_field=0
 delete_question_suffix=""
+project_flag=()
+keda_version=""
+keda_sha256=""
+keda_wanted=0
+err_file=/dev/null
 
 declare -A commands=() groups=() pool_role=() pool_nodes=()
 fields=()
@@ -195,31 +200,58 @@ mutate_stored() {
 }
 
 fail_lookup() {
-  note "could not read the live state: $*"
+  note "could not read the live state, so nothing was changed after this point: $*"
+  note "  (fix the cause above and run it again; every step is re-runnable)"
   exit 1
 }
 
-# exists KIND NAME VERB: whether the stored lookup prints something. A lookup
-# that fails (no permission, no network) stops the script rather than passing
-# for "missing". Under --dry-run: print it and take it as "not found".
+# checked COMMAND…: run a read; print what it prints. gcloud answers some
+# partly failed reads (a zone it may not read, say) with a warning on stderr
+# and exit 0: any word on stderr fails the read, as a failure does, and is
+# shown. A failed read never passes for "nothing there".
+checked() {
+  local status=0
+  "$@" 2>"$err_file" || status=$?
+  if ((status)) || [[ -s "$err_file" ]]; then
+    cat "$err_file" >&2
+    return 1
+  fi
+}
+
+# exists KIND NAME VERB WANT: whether the stored lookup prints the line WANT.
+# Under --dry-run: print the lookup and take it as "not found".
 exists() {
   local cmd=() found
-  load_command "$@"
+  load_command "$1" "$2" "$3"
   if ((dry_run)); then
     run "${cmd[@]}"
     return 1
   fi
-  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
-  [[ -n "$found" ]]
+  found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  grep -Fxq -- "$4" <<<"$found"
 }
 
-# Run a command until it succeeds, at most $1 times, waiting 1, 2, 4 … s.
+# Whether the last command's stderr says what it asked for does not exist.
+said_not_found() {
+  grep -Eq 'NOT_FOUND|HTTPError 404|[Nn]ot found|does not exist' "$err_file"
+}
+
+# retry ATTEMPTS COMMAND…: run it until it succeeds, at most ATTEMPTS times,
+# waiting 1, 2, 4 … s, while the failure is IAM not knowing a new account yet
+# (NOT_FOUND); any other failure (no permission, no connection) is final.
 retry() {
-  local attempts="$1" attempt=1 wait=1
+  local attempts="$1" attempt=1 wait=1 status
   shift
-  until "$@"; do
-    if ((attempt >= attempts)); then
-      return 1
+  while :; do
+    status=0
+    "$@" 2>"$err_file" || status=$?
+    if ((status == 0)); then
+      cat "$err_file" >&2
+      return 0
+    fi
+    if ((attempt >= attempts)) || ! said_not_found; then
+      cat "$err_file" >&2
+      return "$status"
     fi
     note "retrying in ${wait}s (IAM reaches new accounts slowly): $1 $2 $3 $4"
     sleep "$wait"
@@ -240,13 +272,13 @@ read_live() {
     return
   fi
   load_command cluster - read
-  live_cluster="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  live_cluster="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
   live_cluster="$(awk -F'|' -v name="$cluster_name" '$1 == name' <<<"$live_cluster")"
   if [[ -n "$live_cluster" ]]; then
     load_command pool - read
-    live_pools="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+    live_pools="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
     load_command pool - read-sizes
-    live_groups="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+    live_groups="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
   fi
 }
 
@@ -385,12 +417,19 @@ update_groups() {
 
 # ---------------------------------------------------------------- questions
 
+# confirm QUESTION: yes from --yes, or from the terminal (never from stdin,
+# which may carry data). With no terminal, stop and say what needed asking.
 confirm() {
   if ((assume_yes || dry_run)) || [[ "$action" == diff ]]; then
     return 0
   fi
-  local answer
-  read -r -p "$1 [y/N] " answer || answer=""
+  local answer=""
+  if ! { : </dev/tty; } 2>/dev/null; then
+    note "no terminal to ask: $1"
+    note "  run it from a terminal to answer, or add --yes to confirm"
+    exit 1
+  fi
+  read -r -p "$1 [y/N] " answer </dev/tty || answer=""
   [[ "$answer" == [yY] ]]
 }
 
@@ -501,7 +540,7 @@ reconcile_pools() {
 reconcile_accounts() {
   local email
   for email in "${accounts[@]}"; do
-    if ! exists account "$email" lookup; then
+    if ! exists account "$email" lookup "$email"; then
       change "service account $email: create"
       mutate_stored account "$email" create
       new_account=1
@@ -509,7 +548,9 @@ reconcile_accounts() {
   done
 }
 
-# read_policy TARGET ATTEMPTS: the policy's "ROLE|MEMBER" lines into "policy".
+# read_policy TARGET ATTEMPTS [gone-is-empty]: the policy's "ROLE|MEMBER"
+# lines into "policy". With gone-is-empty (delete), a target that no longer
+# exists holds nothing; any other failure (a 403) stops the run.
 read_policy() {
   local cmd=()
   load_command grant "$1" read
@@ -523,7 +564,17 @@ read_policy() {
     policy=""
     return
   fi
-  policy="$(retry "$2" "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  if policy="$(retry "$2" "${cmd[@]}" 2>"$err_file.read")"; then
+    return
+  fi
+  mv "$err_file.read" "$err_file"
+  if [[ "${3:-}" == gone-is-empty ]] && said_not_found; then
+    note "$1 does not exist; nothing of ours to remove there"
+    policy=""
+    return
+  fi
+  cat "$err_file" >&2
+  fail_lookup "${cmd[*]}"
 }
 
 # mutate_grant TARGET VERB MEMBER ROLE ATTEMPTS
@@ -598,7 +649,7 @@ delete_grants_and_accounts() {
       continue
     fi
     done_pairs+="$target|$member "
-    read_policy "$target" 1
+    read_policy "$target" 1 gone-is-empty
     if ((dry_run)); then
       run_stored grant "$target" remove --member "$member" --role ROLE
       continue
@@ -610,7 +661,7 @@ delete_grants_and_accounts() {
     done <<<"$policy"
   done
   for email in "${accounts[@]}"; do
-    if exists account "$email" lookup || ((dry_run)); then
+    if exists account "$email" lookup "$email" || ((dry_run)); then
       run_stored account "$email" delete
     fi
   done
@@ -625,7 +676,7 @@ credentials() {
 # Ingresses and Services of type LoadBalancer, in every namespace, own cloud
 # forwarding rules; their finalizers hold the delete until the rules are gone.
 delete_load_balancers() {
-  run kubectl delete ingress --all-namespaces --all --wait=true
+  run kubectl delete ingress --all-namespaces --all --wait=true || return 1
   if ((dry_run)); then
     note "then each Service of type LoadBalancer: kubectl delete service --namespace NS NAME"
     return
@@ -633,18 +684,78 @@ delete_load_balancers() {
   local jsonpath namespace service
   jsonpath='{range .items[?(@.spec.type=="LoadBalancer")]}'
   jsonpath+='{.metadata.namespace} {.metadata.name}{"\n"}{end}'
-  kubectl get services --all-namespaces -o "jsonpath=$jsonpath" |
-    while read -r namespace service; do
-      run kubectl delete service --namespace "$namespace" "$service" --wait=true
-    done
+  local services
+  services="$(kubectl get services --all-namespaces -o "jsonpath=$jsonpath")" || return 1
+  while read -r namespace service; do
+    if [[ -n "$service" ]]; then
+      run kubectl delete service --namespace "$namespace" "$service" --wait=true || return 1
+    fi
+  done <<<"$services"
 }
 
-# KEDA, the engine of adaptive worker groups, when the settings have one.
-install_keda() {
-  if has_command keda - install; then
-    run_stored keda - install
-    run_stored keda - wait
+# KEDA, the engine of adaptive worker groups, when the settings have one:
+# installed when missing or at another version than keda_version (read from
+# the image tag of its operator Deployment), from the release manifest
+# fetched to a temporary file and checked against keda_sha256 first.
+keda_installed_version() {
+  local cmd=()
+  load_command keda - read
+  if ((dry_run)); then
+    run "${cmd[@]}"
+    return 0
   fi
+  checked "${cmd[@]}" || fail_lookup "${cmd[*]}"
+}
+
+reconcile_keda() {
+  if ! has_command keda - install; then
+    return 0
+  fi
+  local live=""
+  # diff and apply read what the cluster runs; a cluster not there yet runs nothing.
+  if has_cluster && ! ((dry_run)); then
+    credentials >/dev/null
+    live="$(keda_installed_version)"
+  elif ((dry_run)); then
+    keda_installed_version
+  fi
+  # The operator's image tag is the release it runs (ghcr.io/kedacore/keda:2.20.2).
+  if [[ -n "$live" ]]; then
+    live="${live##*:}"
+  fi
+  if [[ "$live" == "$keda_version" ]] && ! ((dry_run)); then
+    return 0
+  fi
+  change "KEDA: ${live:-not installed} -> $keda_version (install)"
+  keda_wanted=1
+}
+
+install_keda() {
+  if ! ((keda_wanted)); then
+    return 0
+  fi
+  local manifest=KEDA-MANIFEST-FILE
+  if ! ((dry_run)); then
+    manifest="$(mktemp)"
+  fi
+  run_stored keda - fetch "$manifest"
+  if ! ((dry_run)); then
+    if [[ -z "$keda_sha256" ]]; then
+      note "KEDA's manifest has no sha256 pinned in this dkgen (dkgen/autoscaling.py,"
+      note "  KEDA_MANIFEST_SHA256); not installing what cannot be checked. It fetched:"
+      note "  $(sha256sum "$manifest")"
+      rm -f "$manifest"
+      exit 1
+    fi
+    if ! sha256sum -c --quiet - <<<"$keda_sha256  $manifest" >&2; then
+      note "KEDA's manifest does not match the sha256 dkgen pins ($keda_sha256); not installed"
+      rm -f "$manifest"
+      exit 1
+    fi
+  fi
+  run_stored keda - install "$manifest"
+  rm -f "$manifest"
+  run_stored keda - wait
 }
 
 # ---------------------------------------------------------------- actions
@@ -660,6 +771,7 @@ walk() {
   reconcile_cluster
   reconcile_pools
   reconcile_grants other
+  reconcile_keda
 }
 
 apply() {
@@ -688,17 +800,20 @@ status() {
 }
 
 delete() {
-  if ((!assume_yes && !dry_run)); then
-    read -r -p "Delete GKE cluster $cluster_name and everything on it$delete_question_suffix? [y/N] " answer
-    if [[ "$answer" != [yY] ]]; then
-      note "not deleted"
-      exit 1
-    fi
+  if ! confirm "Delete GKE cluster $cluster_name and everything on it$delete_question_suffix?"; then
+    note "not deleted"
+    exit 1
   fi
   read_live
   if has_cluster || ((dry_run)); then
-    credentials
-    delete_load_balancers
+    if ! { credentials && delete_load_balancers; }; then
+      note "the cluster's Kubernetes API did not answer: its Ingresses and LoadBalancer"
+      note "  Services were not deleted, and the forwarding rules GKE made for them may be"
+      note "  left (and billed) once the cluster is gone. Find them with:"
+      note "  gcloud compute forwarding-rules list ${project_flag[*]} --filter=description~kubernetes.io/service-name"
+      note "  and delete each with: gcloud compute forwarding-rules delete NAME --region REGION"
+      note "deleting the cluster anyway"
+    fi
   fi
   if has_cluster || ((dry_run)); then
     run_stored cluster - delete
@@ -736,6 +851,8 @@ main() {
     usage >&2
     exit 2
   fi
+  err_file="$(mktemp)"
+  trap 'rm -f "$err_file" "$err_file.read"' EXIT
   wanted_state
   "$action"
 }
@@ -856,13 +973,15 @@ delete_egress() {
 cluster_name=dask-analytics
 url_field=17
 delete_question_suffix=', including the notebooks in Jupyter'"'"'s home (PersistentVolumeClaim jupyter-home: its disk is deleted with the cluster)'
+project_flag=(--project my-data-project)
+keda_version=2.20.2
+keda_sha256=''
 
 wanted_state() {
   # The cluster: how to read it, create it, and each field apply compares.
   define_command cluster - read gcloud container clusters list \
     --zone europe-west4-a \
-    --project my-data-project \
-    --filter=name=dask-analytics '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool,privateClusterConfig.enablePrivateNodes,controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic,controlPlaneEndpointsConfig.ipEndpointsConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks[].cidrBlock)'
+    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,releaseChannel.channel,resourceLabels,workloadIdentityConfig.workloadPool,privateClusterConfig.enablePrivateNodes,controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic,controlPlaneEndpointsConfig.ipEndpointsConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.enabled,controlPlaneEndpointsConfig.ipEndpointsConfig.authorizedNetworksConfig.cidrBlocks[].cidrBlock)'
   define_command cluster - create gcloud container clusters create dask-analytics \
     --zone europe-west4-a \
     --project my-data-project \
@@ -1142,24 +1261,23 @@ wanted_state() {
     --format=none
 
   # Google service accounts this cluster owns, and IAM grants.
-  want_account dask-analytics@my-data-project.iam.gserviceaccount.com
-  define_command account dask-analytics@my-data-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
-    --project my-data-project \
-    --filter=email=dask-analytics@my-data-project.iam.gserviceaccount.com '--format=value(email)'
-  define_command account dask-analytics@my-data-project.iam.gserviceaccount.com create gcloud iam service-accounts create dask-analytics \
+  want_account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com
+  define_command account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
+    --project my-data-project '--format=value(email)'
+  define_command account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com create gcloud iam service-accounts create dask-analytics-7d0dd4e9 \
     --project my-data-project \
     --display-name 'Dask pods of GKE cluster dask-analytics'
-  define_command account dask-analytics@my-data-project.iam.gserviceaccount.com delete gcloud iam service-accounts delete dask-analytics@my-data-project.iam.gserviceaccount.com \
+  define_command account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com delete gcloud iam service-accounts delete dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
     --project my-data-project \
     --quiet
-  want_grant 'service account dask-analytics@my-data-project.iam.gserviceaccount.com' 'serviceAccount:my-data-project.svc.id.goog[dask/dask]' roles/iam.workloadIdentityUser added 6
-  define_command grant 'service account dask-analytics@my-data-project.iam.gserviceaccount.com' read gcloud iam service-accounts get-iam-policy dask-analytics@my-data-project.iam.gserviceaccount.com \
+  want_grant 'service account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com' 'serviceAccount:my-data-project.svc.id.goog[dask/dask]' roles/iam.workloadIdentityUser added 6
+  define_command grant 'service account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com' read gcloud iam service-accounts get-iam-policy dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
     --project my-data-project '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
-  define_command grant 'service account dask-analytics@my-data-project.iam.gserviceaccount.com' add gcloud iam service-accounts add-iam-policy-binding dask-analytics@my-data-project.iam.gserviceaccount.com \
+  define_command grant 'service account dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com' add gcloud iam service-accounts add-iam-policy-binding dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com \
     --project my-data-project \
     --condition=None \
     --format=none
-  want_grant 'bucket analytics-datalake' serviceAccount:dask-analytics@my-data-project.iam.gserviceaccount.com roles/storage.objectViewer owned 1
+  want_grant 'bucket analytics-datalake' serviceAccount:dask-analytics-7d0dd4e9@my-data-project.iam.gserviceaccount.com roles/storage.objectViewer owned 1
   define_command grant 'bucket analytics-datalake' read gcloud storage buckets get-iam-policy gs://analytics-datalake '--flatten=bindings[].members' '--format=value[separator='"'"'|'"'"'](bindings.role,bindings.members)'
   define_command grant 'bucket analytics-datalake' add gcloud storage buckets add-iam-policy-binding gs://analytics-datalake \
     --condition=None \
