@@ -8,8 +8,8 @@ gcloud against an emulated Google Cloud.
 
 from __future__ import annotations
 
-import subprocess
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
