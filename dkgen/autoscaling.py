@@ -26,9 +26,13 @@ KEDA_MANIFEST = (
 # The sha256 of KEDA_MANIFEST, which cluster.sh checks before it applies the file.
 # NOT YET PINNED: KEDA's release publishes no checksum for keda-2.20.2.yaml that
 # could be found offline, and a guessed digest would break every install. Until
-# it is set (sha256sum of the release asset, taken once by a maintainer),
-# cluster.sh refuses to install KEDA and prints the digest of what it fetched.
+# it is set (sha256sum of the release asset, taken once by a maintainer), the
+# user pins the digest of the file they reviewed in keda.manifest_sha256
+# (:func:`keda_manifest_sha256`); without either, cluster.sh refuses to install
+# KEDA and prints the digest of what it fetched.
 KEDA_MANIFEST_SHA256 = ""
+# The setting that pins the digest, named in every message about it.
+KEDA_DIGEST_SETTING = "keda.manifest_sha256"
 # Where KEDA's release manifest puts its operator, which queries the scalers.
 KEDA_NAMESPACE = "keda"
 KEDA_OPERATOR_LABELS = {"app": "keda-operator"}
@@ -60,6 +64,16 @@ def adaptive_groups(settings: Settings) -> list[WorkerGroup]:
     return [group for group in settings.workers if group.adaptive]
 
 
+def keda_manifest_sha256(settings: Settings) -> str:
+    """The digest cluster.sh checks KEDA's manifest against ("": none, so it refuses).
+
+    The user's ``keda.manifest_sha256`` wins over :data:`KEDA_MANIFEST_SHA256`:
+    it is the file they reviewed, and a pin dkgen ships later must not
+    silently replace it (README "Adaptive scaling").
+    """
+    return settings.keda.manifest_sha256 or KEDA_MANIFEST_SHA256
+
+
 def termination_grace_seconds(group: WorkerGroup) -> int:
     """How long Kubernetes waits for a worker pod to retire before killing it."""
     if group.pool.spot or group.pool.preemptible:
@@ -74,7 +88,7 @@ def keda_commands() -> dict[str, list[str]]:
     ``read`` prints the operator's image (its tag is the release it runs;
     nothing when KEDA is missing); ``fetch`` and ``install`` get the file's
     path appended: the manifest is fetched to a file, checked against
-    :data:`KEDA_MANIFEST_SHA256`, then applied server-side, as KEDA's deploy
+    :func:`keda_manifest_sha256`, then applied server-side, as KEDA's deploy
     guide gives it; re-running it changes nothing.
     """
     return {

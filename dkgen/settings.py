@@ -257,6 +257,13 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class Keda:
+    """KEDA's install: the manifest digest the user reviewed (None: dkgen's pin, if any)."""
+
+    manifest_sha256: str | None
+
+
+@dataclass(frozen=True)
 class Monitoring:
     """Which Prometheus scrapes /metrics, how often, and from which namespace."""
 
@@ -347,6 +354,7 @@ class Settings:
         )
     )
     cost: Cost = field(default_factory=lambda: Cost(None))
+    keda: Keda = field(default_factory=lambda: Keda(None))
 
 
 def managed_service_account(cluster_name: str, location: str, project: str) -> str:
@@ -655,4 +663,5 @@ def build_settings(tree: dict[str, Any], patches: Sequence[Patch] = ()) -> Setti
             if tree["cost"]["monthly_budget"] is None
             else Decimal(str(tree["cost"]["monthly_budget"]))
         ),
+        keda=Keda(manifest_sha256=tree["keda"]["manifest_sha256"]),
     )

@@ -22,6 +22,10 @@ from tests.test_errors import write_inputs
 
 # A project keeps the node-scope fallback warning out of these outputs.
 NAME = "cluster:\n  name: demo\n  project: demo-project\n  autoscaling: true\n"
+# A reviewed KEDA manifest's digest, appended to every case that does not set
+# keda itself, so each case shows only its own problem (the note about a
+# missing digest has its own case).
+PINNED = "keda:\n  manifest_sha256: " + "ab" * 32 + "\n"
 
 PROBLEM_CASES: list[tuple[str, str, int, str]] = [
     (
@@ -85,9 +89,18 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         0,
         "s.yaml:5:13: note: workers.adaptive: the default group scales its "
         "workers between 0 and 8, but its node pool stays at 3 nodes\n"
-        "  other value: cluster.autoscaling at dkgen:bases/default.yaml:31:16\n"
+        "  other value: cluster.autoscaling at dkgen:bases/default.yaml:51:16\n"
         "  hint: set cluster.autoscaling: true so that GKE adds and removes "
         "nodes with the workers\n",
+    ),
+    (
+        "an adaptive group and no digest of KEDA's manifest",
+        NAME + "workers:\n  adaptive: {min: 0, max: 4}\nkeda:\n  manifest_sha256: null\n",
+        0,
+        "s.yaml:6:13: note: workers.adaptive: cluster.sh apply will not install KEDA until "
+        'keda.manifest_sha256 is set (README "Adaptive scaling")\n'
+        "  hint: review KEDA's release manifest, then set keda.manifest_sha256 to its sha256 "
+        "(curl -sSL <url> | sha256sum; cluster.sh apply prints the URL and the digest)\n",
     ),
     (
         "the autoscaler's port is taken",
@@ -103,7 +116,7 @@ PROBLEM_CASES: list[tuple[str, str, int, str]] = [
         "s.yaml:6:17: error: workers.scratch_size: 4 workers per n2-standard-8 "
         "node with 20Gi of scratch each need 94Gi of ephemeral storage (with "
         "/tmp and the images), but a 100 GB boot disk offers pods 44879Mi\n"
-        "  other value: cluster.disk_size at dkgen:bases/default.yaml:29:14\n"
+        "  other value: cluster.disk_size at dkgen:bases/default.yaml:49:14\n"
         "  hint: lower workers.scratch_size to 7635Mi, or raise "
         "cluster.disk_size to 192\n",
     ),
@@ -132,6 +145,8 @@ def test_problem(
     run_dkgen: Any,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    if "keda:" not in settings:
+        settings += PINNED
     write_inputs(tmp_path, {"s.yaml": settings})
     result = run_dkgen("build", "s.yaml", "-o", "out")
     assert result.stderr == expected

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dkgen.autoscaling import KEDA_MANIFEST
 from dkgen.compiler import compile_settings
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
 from dkgen.settings import Settings
@@ -490,23 +491,31 @@ def test_keda_shows_in_diff_and_installs_only_what_its_digest_allows(world: Worl
     (bin_dir / "kubectl").write_text(FAKE_KEDA_KUBECTL)
     (bin_dir / "curl").write_text(FAKE_CURL)
     (bin_dir / "curl").chmod(0o755)
-    world.build(merge(BASE, {"cluster": {"autoscaling": True, "min_nodes": 0, "max_nodes": 4},
-                             "workers": {"adaptive": {"min": 1, "max": 8}}}))  # fmt: skip
-    assert "KEDA: not installed -> 2.20.2 (install)" in world.diff()
-    # No digest pinned: apply makes the cluster, then refuses to apply what it cannot check.
+    adaptive = merge(BASE, {"cluster": {"autoscaling": True, "min_nodes": 0, "max_nodes": 4},
+                            "workers": {"adaptive": {"min": 1, "max": 8}}})  # fmt: skip
+    world.build(adaptive)
+    diff = world.run("diff")
+    assert diff.returncode == 0, diff.stderr
+    assert "KEDA: not installed -> 2.20.2 (install)" in diff.stdout.splitlines()
+    assert "apply will refuse to install KEDA until keda.manifest_sha256 is set" in diff.stderr
+    # No digest set: apply makes the cluster, then refuses to apply what it cannot check,
+    # printing what to review and the digest to pin once it is trusted.
     refused = world.run("apply")
     assert refused.returncode == 1
     digest = hashlib.sha256(b"kind: Namespace\n").hexdigest()
-    assert "KEDA_MANIFEST_SHA256" in refused.stderr and digest in refused.stderr
+    assert f'keda: {{manifest_sha256: "{digest}"}}' in refused.stderr
+    assert KEDA_MANIFEST in refused.stderr and "Review" in refused.stderr
     assert "apply --server-side" not in world.kubectl_log.read_text()
-    script = world.script.read_text()
-    # A wrong digest: refused too.
-    world.script.write_text(script.replace("keda_sha256=''", "keda_sha256=" + "0" * 64))
+    # A digest that is not the fetched file's: refused, naming both.
+    world.build(merge(adaptive, {"keda": {"manifest_sha256": "0" * 64}}))
     wrong = world.run("apply")
-    assert wrong.returncode == 1 and "does not match" in wrong.stderr
+    assert wrong.returncode == 1
+    assert "keda.manifest_sha256" in wrong.stderr
+    assert digest in wrong.stderr and "0" * 64 in wrong.stderr
     assert "apply --server-side" not in world.kubectl_log.read_text()
-    # The right digest: installed.
-    world.script.write_text(script.replace("keda_sha256=''", f"keda_sha256={digest}"))
+    # The reviewed file's digest: no warning in diff, and apply installs it.
+    world.build(merge(adaptive, {"keda": {"manifest_sha256": digest}}))
+    assert "keda.manifest_sha256" not in world.run("diff").stderr
     world.apply()
     assert "kubectl apply --server-side -f" in world.kubectl_log.read_text()
     # Installed at the pinned release: neither diff nor apply touches it again.

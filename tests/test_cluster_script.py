@@ -8,6 +8,7 @@ gcloud against an emulated Google Cloud.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,90 @@ def test_every_script_carries_the_hardening_runtime(case: Path) -> None:
     lines = HARDENING_RUNTIME.read_text().splitlines(keepends=True)
     body = "".join(line for line in lines if not line.startswith("# shellcheck "))
     assert body in (case / "expected" / "cluster.sh").read_text()
+
+
+# ------------------------------------------------------------------ KEDA's checked install
+
+KEDA_FILE = b"kind: Namespace\n"  # what the fake curl "downloads"
+FAKE_CURL = """#!/usr/bin/env bash
+# The last word is the file curl writes (cluster.sh: --output FILE).
+printf 'kind: Namespace\\n' > "${@: -1}"
+"""
+FAKE_KUBECTL = """#!/usr/bin/env bash
+printf '%s\\n' "kubectl $*" >> "$KUBECTL_LOG"
+"""
+# The runtime's KEDA steps on their own: cluster.sh without its last line
+# (`main "$@"`) is sourced, the wanted state loaded, the cluster taken as
+# absent (no gcloud runs), then diff's walk step or apply's install step.
+KEDA_STEP = """
+source <(sed '$d' "$1")
+err_file=/dev/null dry_run=0 action="$2"
+wanted_state
+has_cluster() { return 1; }
+reconcile_keda
+if [[ "$2" == apply ]]; then install_keda; fi
+"""
+
+
+def _keda_step(
+    tmp_path: Path, action: str, digest: str | None, run_dkgen: Any
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Builds examples/adaptive.yaml with ``keda.manifest_sha256: digest`` and runs
+    the runtime's KEDA step of ``action``; returns the run and kubectl's log."""
+    tmp_path.mkdir(exist_ok=True)
+    settings = tmp_path / "pin.yaml"
+    settings.write_text(yaml.safe_dump({"keda": {"manifest_sha256": digest}}))
+    out = tmp_path / "out"
+    adaptive = Path(__file__).parent.parent / "examples" / "adaptive.yaml"
+    built = run_dkgen("build", str(adaptive), str(settings), "-o", str(out))
+    assert built.exit_code == 0, built.stderr
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("curl", FAKE_CURL), ("kubectl", FAKE_KUBECTL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "kubectl.log"
+    log.write_text("")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "KUBECTL_LOG": str(log)}
+    result = subprocess.run(["bash", "-c", KEDA_STEP, "-", str(out / "cluster.sh"), action],
+                            capture_output=True, text=True, check=False, env=env,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    return result, log.read_text()
+
+
+def test_keda_installs_only_the_manifest_whose_digest_the_settings_pin(
+    tmp_path: Path, run_dkgen: Any
+) -> None:
+    import hashlib
+
+    from dkgen.autoscaling import KEDA_MANIFEST
+
+    fetched = hashlib.sha256(KEDA_FILE).hexdigest()
+    # No digest: diff says apply will refuse; apply fetches, installs nothing,
+    # and prints what to review and the digest to pin.
+    diff, _ = _keda_step(tmp_path / "none", "diff", None, run_dkgen)
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout == "KEDA: not installed -> 2.20.2 (install)\n"
+    assert "apply will refuse to install KEDA until keda.manifest_sha256 is set" in diff.stderr
+    refused, log = _keda_step(tmp_path / "none", "apply", None, run_dkgen)
+    assert refused.returncode == 1
+    assert KEDA_MANIFEST in refused.stderr and "Review" in refused.stderr
+    assert f'keda: {{manifest_sha256: "{fetched}"}}' in refused.stderr
+    assert log == ""
+    # A digest that is not the fetched file's: refused, naming the setting and both.
+    wrong = "0" * 64
+    mismatch, log = _keda_step(tmp_path / "wrong", "apply", wrong, run_dkgen)
+    assert mismatch.returncode == 1
+    assert "keda.manifest_sha256" in mismatch.stderr
+    assert fetched in mismatch.stderr and wrong in mismatch.stderr
+    assert log == ""
+    # The reviewed file's digest: diff says nothing more, apply installs and waits.
+    diff, _ = _keda_step(tmp_path / "right", "diff", fetched, run_dkgen)
+    assert diff.returncode == 0 and "keda.manifest_sha256" not in diff.stderr
+    installed, log = _keda_step(tmp_path / "right", "apply", fetched, run_dkgen)
+    assert installed.returncode == 0, installed.stderr
+    lines = log.splitlines()
+    assert lines[0].startswith("kubectl apply --server-side -f /")
+    assert lines[1].startswith("kubectl wait --namespace keda")
+    # The file applied is the file checked, removed afterwards.
+    assert not Path(lines[0].split()[-1]).exists()

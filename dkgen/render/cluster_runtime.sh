@@ -44,6 +44,7 @@ url_field=0
 delete_question_suffix=""
 project_flag=()
 keda_version=""
+keda_manifest=""
 keda_sha256=""
 keda_wanted=0
 err_file=/dev/null
@@ -661,7 +662,9 @@ delete_load_balancers() {
 # KEDA, the engine of adaptive worker groups, when the settings have one:
 # installed when missing or at another version than keda_version (read from
 # the image tag of its operator Deployment), from the release manifest
-# fetched to a temporary file and checked against keda_sha256 first.
+# fetched to a temporary file and checked against keda_sha256 first: the
+# settings' keda.manifest_sha256, else the digest dkgen pins; with neither,
+# apply installs nothing and prints the digest of what it fetched, to review.
 keda_installed_version() {
   local cmd=()
   load_command keda - read
@@ -693,6 +696,11 @@ reconcile_keda() {
   fi
   change "KEDA: ${live:-not installed} -> $keda_version (install)"
   keda_wanted=1
+  # apply says it when it gets there (install_keda), with the digest it fetched.
+  if [[ -z "$keda_sha256" && "$action" == diff ]]; then
+    note "apply will refuse to install KEDA until keda.manifest_sha256 is set"
+    note "  (the sha256 of $keda_manifest, reviewed; README \"Adaptive scaling\")"
+  fi
 }
 
 install_keda() {
@@ -705,16 +713,24 @@ install_keda() {
   fi
   run_stored keda - fetch "$manifest"
   if ! ((dry_run)); then
+    # The file checked is the file applied: it is never fetched twice.
+    local got
+    got="$(sha256sum <"$manifest")"
+    got="${got%% *}"
     if [[ -z "$keda_sha256" ]]; then
-      note "KEDA's manifest has no sha256 pinned in this dkgen (dkgen/autoscaling.py,"
-      note "  KEDA_MANIFEST_SHA256); not installing what cannot be checked. It fetched:"
-      note "  $(sha256sum "$manifest")"
       rm -f "$manifest"
+      note "KEDA not installed: keda.manifest_sha256 is not set, and apply installs"
+      note "  nothing it cannot check. Review what it fetched:"
+      note "    $keda_manifest"
+      note "  and, once you trust it, pin its sha256 in the settings, build and apply again:"
+      note "    keda: {manifest_sha256: \"$got\"}"
       exit 1
     fi
-    if ! sha256sum -c --quiet - <<<"$keda_sha256  $manifest" >&2; then
-      note "KEDA's manifest does not match the sha256 dkgen pins ($keda_sha256); not installed"
+    if [[ "$got" != "$keda_sha256" ]]; then
       rm -f "$manifest"
+      note "KEDA not installed: $keda_manifest has sha256 $got,"
+      note "  not $keda_sha256 (keda.manifest_sha256, else the digest dkgen pins)."
+      note "  Review the file; pin the new digest only if you trust what changed."
       exit 1
     fi
   fi

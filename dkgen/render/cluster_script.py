@@ -36,7 +36,13 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from dkgen.autoscaling import KEDA_MANIFEST_SHA256, KEDA_VERSION, adaptive_groups, keda_commands
+from dkgen.autoscaling import (
+    KEDA_MANIFEST,
+    KEDA_VERSION,
+    adaptive_groups,
+    keda_commands,
+    keda_manifest_sha256,
+)
 from dkgen.capacity.cost import cluster_cost, month_facts
 from dkgen.records import dataclass
 from dkgen.render import cluster_hardening as hardening
@@ -726,7 +732,8 @@ url_field={_field("instanceGroupUrls")}
 delete_question_suffix={_q(delete_question_suffix(settings))}
 project_flag=({" ".join(_q(w) for w in _project(settings))})
 keda_version={_q(KEDA_VERSION)}
-keda_sha256={_q(KEDA_MANIFEST_SHA256)}
+keda_manifest={_q(KEDA_MANIFEST)}
+keda_sha256={_q(keda_manifest_sha256(settings))}
 
 wanted_state() {{
 {_wanted_state(settings)}

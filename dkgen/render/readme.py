@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from dkgen import __version__
-from dkgen.autoscaling import KEDA_VERSION, adaptive_groups
+from dkgen.autoscaling import KEDA_VERSION, adaptive_groups, keda_manifest_sha256
 from dkgen.capacity import format_plan_markdown, plan
 from dkgen.capacity.cost import cluster_cost
 from dkgen.capacity.cost_report import format_cost_markdown
@@ -210,4 +210,9 @@ def _keda_lines(settings: Settings) -> list[str]:
     if not groups:
         return []
     names = ", ".join(group.name for group in groups)
-    return [f"# ... and installs KEDA {KEDA_VERSION}, which scales the adaptive groups ({names})"]
+    lines = [f"# ... and installs KEDA {KEDA_VERSION}, which scales the adaptive groups ({names})"]
+    if not keda_manifest_sha256(settings):
+        lines.append(
+            "#     once keda.manifest_sha256 pins its manifest's digest, which it prints until then"
+        )
+    return lines

@@ -22,6 +22,11 @@ For every group with ``adaptive`` (README "Adaptive scaling"):
   the user asked for never happens; ``--strict`` makes it an error.
 * ``scheduler.tcp_port`` or ``scheduler.bokeh_port`` equal to the
   autoscaler's port (8788) is an **error** while a group is adaptive.
+* A group is adaptive and no digest of KEDA's manifest is pinned (neither
+  ``keda.manifest_sha256`` nor dkgen's own): a **note** at the first adaptive
+  group's ``adaptive``, since ``cluster.sh apply`` will install nothing it
+  cannot check. A note, not a warning: the build is right, and the user pins
+  the digest only after reviewing the file (README "Adaptive scaling").
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from dkgen.autoscaling import AUTOSCALER_PORT
+from dkgen.autoscaling import AUTOSCALER_PORT, KEDA_DIGEST_SETTING, keda_manifest_sha256
 from dkgen.capacity import PoolPlan, plan
 from dkgen.errors import Problem, Severity
 from dkgen.keypath import Locator, format_path
@@ -44,6 +49,7 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
         yield from _check_group(settings, pool, where)
     if pools:
         yield from _check_ports(settings, where)
+        yield from _check_keda_digest(settings, pools[0], where)
     yield from _check_shadowed(settings, where)
 
 
@@ -142,6 +148,22 @@ def _check_group(settings: Settings, pool: PoolPlan, where: Locator) -> Iterator
             f"raise {name(key)} to {per_zone}, or lower {name('adaptive.max')} to {held}",
             others=(key,),
         )
+
+
+def _check_keda_digest(settings: Settings, first: PoolPlan, where: Locator) -> Iterator[Problem]:
+    if keda_manifest_sha256(settings):
+        return
+    assert first.group is not None  # adaptive groups only
+    path = where.path(first.group.name, "adaptive")
+    yield Problem(
+        where.origin(path),
+        format_path(path),
+        f"cluster.sh apply will not install KEDA until {KEDA_DIGEST_SETTING} is set "
+        '(README "Adaptive scaling")',
+        f"review KEDA's release manifest, then set {KEDA_DIGEST_SETTING} to its sha256 "
+        "(curl -sSL <url> | sha256sum; cluster.sh apply prints the URL and the digest)",
+        severity="note",
+    )
 
 
 def _check_ports(settings: Settings, where: Locator) -> Iterator[Problem]:
