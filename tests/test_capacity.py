@@ -132,7 +132,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "s.yaml:5:20: error: workers.cpus_per_worker: a worker asks for 12 CPUs, "
         "but each n2-standard-8 node has 7.51 CPUs for pods after GKE's "
         "reservations; it would never be scheduled\n"
-        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:47:17\n"
         "  hint: set workers.cpus_per_worker to 7.51 or less, or choose a larger "
         "cluster.machine_type\n",
     ),
@@ -144,7 +144,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "s.yaml:6:24: error: worker_groups.big.memory_per_worker: a worker of "
         "group big asks for 40Gi of memory, but each n2-standard-8 node has "
         "27918Mi for pods after GKE's reservations; it would never be scheduled\n"
-        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:47:17\n"
         "  hint: set worker_groups.big.memory_per_worker to 27918Mi or less, or "
         "choose a larger worker_groups.big.machine_type; "
         "worker_groups.big.machine_type is unset, so the group shares "
@@ -160,7 +160,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "each core pool node (e2-standard-4) has 3.52 CPUs for pods after GKE's "
         "reservations; it would never be scheduled\n"
         "  other value: cluster.core_pool.machine_type at "
-        "dkgen:bases/default.yaml:43:19\n"
+        "dkgen:bases/default.yaml:63:19\n"
         "  hint: set scheduler.cpus to 3.52 or less, or choose a larger "
         "cluster.core_pool.machine_type\n",
     ),
@@ -177,7 +177,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "s.yaml:5:14: warning: cluster.max_nodes: num_nodes (3, dkgen's "
         "default) is larger than max_nodes (2): the pool would start with 3 "
         "nodes, above its autoscaling ceiling\n"
-        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:45:14\n"
         "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
         "(num_nodes is the pool's size at creation)\n",
     ),
@@ -194,7 +194,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "s.yaml:5:14: error: cluster.max_nodes: num_nodes (3, dkgen's default) "
         "is larger than max_nodes (2): the pool would start with 3 nodes, above "
         "its autoscaling ceiling\n"
-        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:25:14\n"
+        "  other value: cluster.num_nodes at dkgen:bases/default.yaml:45:14\n"
         "  hint: raise cluster.max_nodes to 3 or lower cluster.num_nodes to 2 "
         "(num_nodes is the pool's size at creation)\n"
         "dkgen: 2 problems\n",
@@ -219,7 +219,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "s.yaml:4:14: warning: cluster.num_nodes: 8 workers need 2 n2-standard-8 "
         "nodes (4 fit on a node, limited by CPU and memory), but num_nodes 1 "
         "holds 4\n"
-        "  other value: workers.count at dkgen:bases/default.yaml:64:10\n"
+        "  other value: workers.count at dkgen:bases/default.yaml:84:10\n"
         "  hint: raise cluster.num_nodes to 2, or lower workers.count to 4\n",
     ),
     (
@@ -227,7 +227,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         NAME + "  machine_type: n1-standard-8\n",
         ["--strict"],
         0,
-        "dkgen:bases/default.yaml:66:20: note: workers.cpus_per_worker: every full "
+        "dkgen:bases/default.yaml:86:20: note: workers.cpus_per_worker: every full "
         "n1-standard-8 node leaves 2.11 CPUs (26%) of its CPU idle: 3 workers per node, limited "
         "by memory\n  hint: workers.cpus_per_worker: 2.503 would use it; or a machine type with "
         "more memory per CPU (highmem)\n",
@@ -239,7 +239,7 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         2,
         "s.yaml:6:25: error: worker_groups.gpu.accelerator.type: n2-standard-8 "
         "is an N2 machine type, and nvidia-tesla-t4 does not attach to N2\n"
-        "  other value: cluster.machine_type at dkgen:bases/default.yaml:27:17\n"
+        "  other value: cluster.machine_type at dkgen:bases/default.yaml:47:17\n"
         "  hint: nvidia-tesla-t4 attaches to N1 machine types (such as "
         "n1-standard-8); choose such a worker_groups.gpu.machine_type; "
         "worker_groups.gpu.machine_type is unset, so the group shares "
@@ -328,14 +328,14 @@ PROBLEM_CASES: list[tuple[str, str, list[str], int, str]] = [
         "but each custom-2-8192 node has 1.53 CPUs for pods after GKE's "
         "reservations; it would never be scheduled\n"
         "  other value: workers.cpus_per_worker at "
-        "dkgen:bases/default.yaml:66:20\n"
+        "dkgen:bases/default.yaml:86:20\n"
         "  hint: set workers.cpus_per_worker to 1.53 or less, or choose a larger "
         "cluster.machine_type\n"
         "s.yaml:4:17: error: cluster.machine_type: a worker asks for 6800Mi of "
         "memory, but each custom-2-8192 node has 5528Mi for pods after GKE's "
         "reservations; it would never be scheduled\n"
         "  other value: workers.memory_per_worker at "
-        "dkgen:bases/default.yaml:68:22\n"
+        "dkgen:bases/default.yaml:88:22\n"
         "  hint: set workers.memory_per_worker to 5528Mi or less, or choose a "
         "larger cluster.machine_type\n"
         "dkgen: 2 problems\n",

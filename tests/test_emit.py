@@ -237,13 +237,13 @@ def test_the_summary_says_what_changed(workdir: Path, run_dkgen: Any) -> None:
     """Issue 24, item 6: a rebuild that changes two files does not say it
     wrote seventeen."""
     first = run_dkgen("build", "s.yaml", "-o", "out")
-    assert first.stdout == "dkgen: wrote 17 new files to out\n"
+    assert first.stdout == "dkgen: wrote 19 new files to out\n"
     settings = workdir / "s.yaml"
     settings.write_text(settings.read_text() + "workers: {count: 3}\n")
     again = run_dkgen("build", "s.yaml", "-o", "out")
     assert again.exit_code == 0, again.stderr
     assert again.stdout.splitlines()[-1] == (
-        "dkgen: wrote 2 of 17 files to out (2 changed); 15 unchanged"
+        "dkgen: wrote 2 of 19 files to out (2 changed); 17 unchanged"
     )
     off = run_dkgen("build", "s.yaml", "-o", "out", "-s", "jupyter.enabled=false")
     assert off.stdout.splitlines()[-1].endswith(", removed 4 it no longer generates")

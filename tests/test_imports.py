@@ -54,6 +54,8 @@ BUILD_MODULES = frozenset(
         "dkgen.capacity",
         "dkgen.capacity.machines",
         "dkgen.capacity.cost",
+        "dkgen.render.cluster_hardening",
+        "dkgen.rules.cluster_hardening",
         "dkgen.capacity.cost_report",
         "dkgen.identity",
         "dkgen.render.prune_script",

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import yaml
@@ -389,10 +389,22 @@ def _cluster_cost(settings: Settings, table: PriceTable) -> ClusterCost:
 # ---------------------------------------------------------------- figures
 
 
+def _rounded(amount: Decimal, places: int) -> Decimal:
+    """``amount`` half up to ``places`` decimals, however large: quantize needs
+    every digit to fit the context's precision (28 by default), which a valid but
+    absurd setting (a 10^21 PiB notebook disk) exceeds."""
+    with localcontext() as context:
+        context.prec = max(context.prec, amount.adjusted() + places + 2)
+        return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def usd(amount: Decimal, places: int = 2) -> str:
-    """``Decimal('1234.5')`` -> ``$1,234.50``; ``places=0`` -> ``$1,235`` (half up)."""
-    quantum = Decimal(1).scaleb(-places)
-    rounded = amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    """``Decimal('1234.5')`` -> ``$1,234.50``; ``places=0`` -> ``$1,235`` (half up).
+
+    >>> usd(Decimal("1e40"), 0)[:6]
+    '$10,00'
+    """
+    rounded = _rounded(amount, places)
     sign = "-" if rounded < 0 else ""
     return f"{sign}${abs(rounded):,.{places}f}"
 
@@ -410,5 +422,4 @@ def month_facts(pool: PoolCost) -> list[str] | None:
     months = pool.month_range
     if months is None:
         return None
-    cent = Decimal("0.01")
-    return [str(m.quantize(cent, rounding=ROUND_HALF_UP)) for m in months]
+    return [str(_rounded(m, 2)) for m in months]

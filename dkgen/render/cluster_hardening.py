@@ -40,9 +40,9 @@ runs: :class:`RunTimeWord` marks the words the script expands then
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
+from dkgen.records import dataclass
 from dkgen.settings import NodePool, Settings
 
 # Google's least-privilege role for node service accounts: it stands for
@@ -248,11 +248,11 @@ def router_description(settings: Settings) -> str:
 
 
 def router_read_command(settings: Settings) -> list[str]:
-    """The router of that name, if any, and whether it is this cluster's (its description)."""
+    """The region's routers, each with its description: the runtime picks the one of
+    this name and checks it is this cluster's. No --filter (see the account lookup)."""
     cluster = settings.cluster
     return ["gcloud", "compute", "routers", "list", "--regions", cluster.cloud_region,
-            *_project_flag(settings), f"--filter=name={cluster.router_name}",
-            "--format=value[separator='|'](name,description)"]  # fmt: skip
+            *_project_flag(settings), "--format=value[separator='|'](name,description)"]  # fmt: skip
 
 
 def nat_read_command(settings: Settings) -> list[str]:
@@ -300,9 +300,10 @@ def router_delete_command(settings: Settings) -> list[str]:
 
 
 def node_account_lookup_command(settings: Settings) -> list[str]:
+    # Every account, no --filter: on an empty answer gcloud warns that the filter
+    # key was in no resource, and a read's warning fails the run (the runtime
+    # picks the line it wants).
     return ["gcloud", "iam", "service-accounts", "list", "--project", project(settings),
-            f"--filter=email={node_account(settings)}" if settings.cluster.node_identity.email
-            else RunTimeWord('"--filter=email=$node_account"'),
             "--format=value(email)"]  # fmt: skip
 
 

@@ -25,10 +25,11 @@ want_egress() {
 }
 
 # gcloud's configured project, for settings without cluster.project; under
-# --dry-run the word PROJECT (a dry run reads nothing).
+# --dry-run the placeholder gcloud-config-project (a dry run reads nothing; a
+# valid project ID, so the printed commands still pass gcloud's own parser).
 configured_project() {
   if ((dry_run)); then
-    echo PROJECT
+    echo gcloud-config-project
     return
   fi
   local found
@@ -49,7 +50,8 @@ has_router() {
     run "${cmd[@]}"
     return 1
   fi
-  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(awk -F'|' -v name="$router_name" '$1 == name' <<<"$found")"
   [[ -n "$found" ]] || return 1
   if [[ "$found" != "$router_name|$router_description" ]]; then
     note "Cloud Router $router_name exists but was not made by this cluster's cluster.sh; left alone"

@@ -832,8 +832,12 @@ main() {
     usage >&2
     exit 2
   fi
-  err_file="$(mktemp)"
-  trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  # A dry run reads nothing, so it needs no file for what reads say (and runs
+  # with no tool on PATH at all).
+  if ! ((dry_run)); then
+    err_file="$(mktemp)"
+    trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  fi
   wanted_state
   "$action"
 }

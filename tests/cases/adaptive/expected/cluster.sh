@@ -869,8 +869,12 @@ main() {
     usage >&2
     exit 2
   fi
-  err_file="$(mktemp)"
-  trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  # A dry run reads nothing, so it needs no file for what reads say (and runs
+  # with no tool on PATH at all).
+  if ! ((dry_run)); then
+    err_file="$(mktemp)"
+    trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  fi
   wanted_state
   "$action"
 }
@@ -901,10 +905,11 @@ want_egress() {
 }
 
 # gcloud's configured project, for settings without cluster.project; under
-# --dry-run the word PROJECT (a dry run reads nothing).
+# --dry-run the placeholder gcloud-config-project (a dry run reads nothing; a
+# valid project ID, so the printed commands still pass gcloud's own parser).
 configured_project() {
   if ((dry_run)); then
-    echo PROJECT
+    echo gcloud-config-project
     return
   fi
   local found
@@ -925,7 +930,8 @@ has_router() {
     run "${cmd[@]}"
     return 1
   fi
-  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(awk -F'|' -v name="$router_name" '$1 == name' <<<"$found")"
   [[ -n "$found" ]] || return 1
   if [[ "$found" != "$router_name|$router_description" ]]; then
     note "Cloud Router $router_name exists but was not made by this cluster's cluster.sh; left alone"
@@ -1383,8 +1389,7 @@ wanted_state() {
   want_egress cloud_nat dask-adaptive-router dask-adaptive-nat 'AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES' 'dkgen: Cloud NAT egress of GKE cluster dask-adaptive'
   define_command router dask-adaptive-router read gcloud compute routers list \
     --regions us-east1 \
-    --project my-research-project \
-    --filter=name=dask-adaptive-router '--format=value[separator='"'"'|'"'"'](name,description)'
+    --project my-research-project '--format=value[separator='"'"'|'"'"'](name,description)'
   define_command router dask-adaptive-router create gcloud compute routers create dask-adaptive-router \
     --network default \
     --region us-east1 \
@@ -1415,8 +1420,7 @@ wanted_state() {
   # propagates a new account).
   want_account nodes-adaptive-a111267e@my-research-project.iam.gserviceaccount.com
   define_command account nodes-adaptive-a111267e@my-research-project.iam.gserviceaccount.com lookup gcloud iam service-accounts list \
-    --project my-research-project \
-    --filter=email=nodes-adaptive-a111267e@my-research-project.iam.gserviceaccount.com '--format=value(email)'
+    --project my-research-project '--format=value(email)'
   define_command account nodes-adaptive-a111267e@my-research-project.iam.gserviceaccount.com create gcloud iam service-accounts create nodes-adaptive-a111267e \
     --project my-research-project \
     --display-name 'Nodes of GKE cluster dask-adaptive'

@@ -867,8 +867,12 @@ main() {
     usage >&2
     exit 2
   fi
-  err_file="$(mktemp)"
-  trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  # A dry run reads nothing, so it needs no file for what reads say (and runs
+  # with no tool on PATH at all).
+  if ! ((dry_run)); then
+    err_file="$(mktemp)"
+    trap 'rm -f "$err_file" "$err_file.read"' EXIT
+  fi
   wanted_state
   "$action"
 }
@@ -899,10 +903,11 @@ want_egress() {
 }
 
 # gcloud's configured project, for settings without cluster.project; under
-# --dry-run the word PROJECT (a dry run reads nothing).
+# --dry-run the placeholder gcloud-config-project (a dry run reads nothing; a
+# valid project ID, so the printed commands still pass gcloud's own parser).
 configured_project() {
   if ((dry_run)); then
-    echo PROJECT
+    echo gcloud-config-project
     return
   fi
   local found
@@ -923,7 +928,8 @@ has_router() {
     run "${cmd[@]}"
     return 1
   fi
-  found="$("${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
+  found="$(awk -F'|' -v name="$router_name" '$1 == name' <<<"$found")"
   [[ -n "$found" ]] || return 1
   if [[ "$found" != "$router_name|$router_description" ]]; then
     note "Cloud Router $router_name exists but was not made by this cluster's cluster.sh; left alone"
@@ -1181,8 +1187,7 @@ wanted_state() {
   # Egress of private nodes: a Cloud Router and its NAT (cluster_hardening.sh).
   want_egress cloud_nat dask-patched-router dask-patched-nat 'AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES' 'dkgen: Cloud NAT egress of GKE cluster dask-patched'
   define_command router dask-patched-router read gcloud compute routers list \
-    --regions us-east1 \
-    --filter=name=dask-patched-router '--format=value[separator='"'"'|'"'"'](name,description)'
+    --regions us-east1 '--format=value[separator='"'"'|'"'"'](name,description)'
   define_command router dask-patched-router create gcloud compute routers create dask-patched-router \
     --network default \
     --region us-east1 \
@@ -1208,7 +1213,7 @@ wanted_state() {
   # propagates a new account).
   want_account "$node_account"
   define_command account "$node_account" lookup gcloud iam service-accounts list \
-    --project "$project" "--filter=email=$node_account" '--format=value(email)'
+    --project "$project" '--format=value(email)'
   define_command account "$node_account" create gcloud iam service-accounts create nodes-patched-4571ea05 \
     --project "$project" \
     --display-name 'Nodes of GKE cluster dask-patched'
