@@ -252,7 +252,8 @@ def router_read_command(settings: Settings) -> list[str]:
     this name and checks it is this cluster's. No --filter (see the account lookup)."""
     cluster = settings.cluster
     return ["gcloud", "compute", "routers", "list", "--regions", cluster.cloud_region,
-            *_project_flag(settings), "--format=value[separator='|'](name,description)"]  # fmt: skip
+            *_project_flag(settings),
+            "--format=value[separator='|'](name,description)"]  # fmt: skip
 
 
 def nat_read_command(settings: Settings) -> list[str]:
