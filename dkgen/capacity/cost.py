@@ -237,8 +237,8 @@ def nat_gateway_hour(vms: int, table: PriceTable | None = None) -> Decimal:
     ($0.044/hour) however many more it serves. Not included: the $0.045 per
     GiB the gateway processes (both directions; :func:`nat_processing` prices
     a volume) and its external IP addresses ($0.005/hour each, the table's
-    ``ip_hour``). dkgen's settings do not yet create a NAT gateway; the
-    integrator prices one with this function.
+    ``ip_hour``, which :func:`cluster_cost` adds). :func:`cluster_cost` prices
+    the gateway ``cluster.egress: cloud_nat`` makes, for the private nodes' range.
     """
     table = table or price_table()
     if vms <= 0:
@@ -289,11 +289,20 @@ class PoolCost:
 
 @dataclass(frozen=True)
 class ExtraCost:
-    """A cost beside the node pools: the management fee, the notebook home disk."""
+    """A cost beside the node pools: the management fee, the notebook home disk,
+    the Cloud NAT gateway (whose price follows the nodes: ``hour`` at the fewest,
+    ``hour_max`` at the most; None: the same)."""
 
     name: str
     hour: Decimal | None
     unknown: str | None = None
+    hour_max: Decimal | None = None
+
+    @property
+    def hour_range(self) -> tuple[Decimal, Decimal] | None:
+        if self.hour is None:
+            return None
+        return self.hour, self.hour if self.hour_max is None else self.hour_max
 
 
 @dataclass(frozen=True)
@@ -320,9 +329,9 @@ class ClusterCost:
                 low += pool.hour_range[0]
                 high += pool.hour_range[1]
         for extra in self.extras:
-            if extra.hour is not None:
-                low += extra.hour
-                high += extra.hour
+            if extra.hour_range is not None:
+                low += extra.hour_range[0]
+                high += extra.hour_range[1]
         return low, high
 
     @property
@@ -356,6 +365,33 @@ def _home_disk(settings: Settings, region: str, table: PriceTable) -> ExtraCost 
     return ExtraCost(name, month * size / HOURS_PER_MONTH)
 
 
+def _nat_gateway(settings: Settings, pools: tuple[PoolCost, ...], table: PriceTable) -> ExtraCost:
+    """The gateway ``egress: cloud_nat`` makes: billed per VM that it serves,
+    that is per node of a private-node pool (a public pool needs no NAT), plus
+    the external addresses it allocates (``_nat_addresses``)."""
+    private = {settings.cluster.core_pool.name: settings.cluster.core_pool.private_nodes}
+    private |= {group.pool.name: group.pool.private_nodes for group in settings.workers}
+    served = [pool for pool in pools if private.get(pool.name, True)]
+    low = sum(pool.min_nodes for pool in served)
+    high = sum(pool.max_nodes for pool in served)
+    vms = f"{low}-{high}" if low != high else f"{low}"
+    return ExtraCost(
+        f"Cloud NAT gateway ({vms} VMs)",
+        nat_gateway_hour(low, table) + _nat_addresses(low) * table.nat["ip_hour"],
+        hour_max=nat_gateway_hour(high, table) + _nat_addresses(high) * table.nat["ip_hour"],
+    )
+
+
+# Cloud NAT gives each VM 1,024 source ports by default (its minimum ports per
+# VM, https://cloud.google.com/nat/docs/ports-and-addresses) of an external
+# address's 64,512: one automatically allocated address serves 63 VMs.
+_VMS_PER_NAT_IP = 64_512 // 1_024
+
+
+def _nat_addresses(vms: int) -> int:
+    return -(-vms // _VMS_PER_NAT_IP) if vms > 0 else 0
+
+
 # GKE's default StorageClass (standard-rwo; null takes it) provisions pd-balanced disks.
 _PD_BALANCED_CLASSES = (None, "standard-rwo")
 
@@ -383,6 +419,8 @@ def _cluster_cost(settings: Settings, table: PriceTable) -> ClusterCost:
     home = _home_disk(settings, region, table)
     if home is not None:
         extras.append(home)
+    if settings.cluster.egress == "cloud_nat":
+        extras.append(_nat_gateway(settings, pools, table))
     return ClusterCost(region, zones, pools, tuple(extras), table.currency, table.consulted)
 
 

@@ -14,7 +14,8 @@ from dkgen.capacity.cost import HOURS_PER_MONTH, ClusterCost, PoolCost, usd, usd
 COST_COLUMNS = ("pool", "pricing", "nodes", "per node-hour", "per hour", "per month (730 h)")
 
 NOT_INCLUDED = (
-    "network egress, Cloud NAT and load balancers, storage added beside the notebook home, "
+    "network egress, the data a Cloud NAT gateway processes ($0.045/GiB) and load "
+    "balancers, storage added beside the notebook home, "
     "sustained- and committed-use discounts, and the GKE free-tier credit"
 )
 
@@ -48,13 +49,15 @@ def cost_rows(cost: ClusterCost) -> list[tuple[str, ...]]:
             )
         )
     for extra in cost.extras:
-        if extra.hour is None:
+        if extra.hour_range is None:
             rows.append((extra.name, "-", "-", "-", "unknown", "unknown"))
         else:
             # Four places: a disk's hour is a fraction of a cent.
+            low, high = extra.hour_range
             rows.append(
-                (extra.name, "-", "-", "-", usd(extra.hour, 4), usd(extra.hour * HOURS_PER_MONTH))
-            )
+                (extra.name, "-", "-", "-", usd_range(low, high, 4),
+                 usd_range(low * HOURS_PER_MONTH, high * HOURS_PER_MONTH))
+            )  # fmt: skip
     low, high = cost.hour_range
     month_low, month_high = cost.month_range
     partial = " (at least)" if cost.unknown else ""
@@ -143,6 +146,11 @@ def cost_json(cost: ClusterCost) -> dict[str, Any]:
                 "name": extra.name,
                 "hour": _money(extra.hour),
                 "month": None if extra.hour is None else _money(extra.hour * HOURS_PER_MONTH),
+                # The most it costs (a NAT gateway follows the nodes it serves).
+                "hour_max": None if extra.hour_range is None else _money(extra.hour_range[1]),
+                "month_max": None
+                if extra.hour_range is None
+                else _money(extra.hour_range[1] * HOURS_PER_MONTH),
                 "unknown": extra.unknown,
             }
             for extra in cost.extras

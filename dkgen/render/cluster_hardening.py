@@ -241,6 +241,18 @@ def _region(settings: Settings) -> list[str]:
     return ["--region", settings.cluster.cloud_region, *_project_flag(settings)]
 
 
+def _nat_cost(settings: Settings) -> str:
+    """The NAT gateway's monthly range at the nodes' range, from dkgen.capacity.cost."""
+    # Imported here: the cost model is only needed for this README line.
+    from dkgen.capacity.cost import HOURS_PER_MONTH, cluster_cost, usd_range  # noqa: PLC0415
+
+    for extra in cluster_cost(settings).extras:
+        if extra.name.startswith("Cloud NAT") and extra.hour_range is not None:
+            low, high = extra.hour_range
+            return f"{usd_range(low * HOURS_PER_MONTH, high * HOURS_PER_MONTH)}/month"
+    return "an unknown amount a month"
+
+
 def router_description(settings: Settings) -> str:
     """Marks the router as this cluster's: apply and delete remove only a router that
     carries it, never one of the same name that someone else made."""
@@ -248,12 +260,13 @@ def router_description(settings: Settings) -> str:
 
 
 def router_read_command(settings: Settings) -> list[str]:
-    """The region's routers, each with its description: the runtime picks the one of
-    this name and checks it is this cluster's. No --filter (see the account lookup)."""
-    cluster = settings.cluster
-    return ["gcloud", "compute", "routers", "list", "--regions", cluster.cloud_region,
-            *_project_flag(settings),
-            "--format=value[separator='|'](name,description)"]  # fmt: skip
+    """Every router of the project with its region and description: the runtime
+    picks the one of this name in the cluster's region and checks it is this
+    cluster's. No --filter and no --regions (which gcloud turns into one): on an
+    empty answer gcloud warns that the filter key was in no resource, and a
+    read's warning fails the run."""
+    return ["gcloud", "compute", "routers", "list", *_project_flag(settings),
+            "--format=value[separator='|'](name,region.basename(),description)"]  # fmt: skip
 
 
 def nat_read_command(settings: Settings) -> list[str]:
@@ -365,7 +378,8 @@ def readme_lines(settings: Settings) -> list[str]:
             f"- Egress: `cluster.sh` creates the Cloud Router `{cluster.router_name}` and its",
             f"  Cloud NAT `{cluster.nat_name}` in `{cluster.cloud_region}` (network `{NETWORK}`),",
             "  so private nodes pull images from ghcr.io and reach package indexes, and deletes",
-            "  them with the cluster. Cloud NAT is billed per gateway hour and per GB processed.",
+            "  them with the cluster. Cloud NAT is billed per gateway hour and per GB processed:",
+            f"  {_nat_cost(settings)} (the Cost table), plus $0.045 per GiB it carries.",
             "  Opt out with `cluster.egress: existing` when the network already has a NAT, or",
             "  `cluster.private_nodes: false` with `cluster.egress: none`.",
         ]
@@ -427,7 +441,7 @@ def egress_record(settings: Settings) -> list[str]:
     """``want_egress``'s words (cluster_hardening.sh)."""
     cluster = settings.cluster
     return ["want_egress", cluster.egress, cluster.router_name, cluster.nat_name, NAT_WANT,
-            router_description(settings)]  # fmt: skip
+            router_description(settings), cluster.cloud_region]  # fmt: skip
 
 
 def egress_definitions(settings: Settings) -> list[Definition]:

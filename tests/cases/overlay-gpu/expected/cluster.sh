@@ -884,8 +884,8 @@ main() {
 # in every build (dkgen/render/cluster_hardening.sh), after the runtime
 # above and under its data contract. The data adds:
 #
-#   want_egress MODE ROUTER NAT NAT_WANT DESCRIPTION
-#       MODE cloud_nat: the Cloud Router ROUTER carries the NAT NAT, whose
+#   want_egress MODE ROUTER NAT NAT_WANT DESCRIPTION REGION
+#       MODE cloud_nat: the Cloud Router ROUTER (in REGION) carries the NAT NAT, whose
 #       "allocation|ranges" read as NAT_WANT; other modes: no router of
 #       this cluster's (one whose description is DESCRIPTION) may remain.
 #       Commands: router ROUTER read/create/delete, nat NAT read/create/update.
@@ -898,9 +898,11 @@ router_name=""
 nat_name=""
 nat_want=""
 router_description=""
+router_region=""
 
 want_egress() {
   egress_mode="$1" router_name="$2" nat_name="$3" nat_want="$4" router_description="$5"
+  router_region="$6"
 }
 
 # gcloud's configured project, for settings without cluster.project; under
@@ -930,9 +932,10 @@ has_router() {
     return 1
   fi
   found="$(checked "${cmd[@]}")" || fail_lookup "${cmd[*]}"
-  found="$(awk -F'|' -v name="$router_name" '$1 == name' <<<"$found")"
+  found="$(awk -F'|' -v name="$router_name" -v region="$router_region" \
+    '$1 == name && $2 == region' <<<"$found")"
   [[ -n "$found" ]] || return 1
-  if [[ "$found" != "$router_name|$router_description" ]]; then
+  if [[ "$found" != "$router_name|$router_region|$router_description" ]]; then
     note "Cloud Router $router_name exists but was not made by this cluster's cluster.sh; left alone"
     foreign_router=1
     return 1
@@ -1311,10 +1314,9 @@ wanted_state() {
     --enable-private-nodes
 
   # Egress of private nodes: a Cloud Router and its NAT (cluster_hardening.sh).
-  want_egress cloud_nat dask-analytics-router dask-analytics-nat 'AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES' 'dkgen: Cloud NAT egress of GKE cluster dask-analytics'
+  want_egress cloud_nat dask-analytics-router dask-analytics-nat 'AUTO_ONLY|ALL_SUBNETWORKS_ALL_IP_RANGES' 'dkgen: Cloud NAT egress of GKE cluster dask-analytics' europe-west4
   define_command router dask-analytics-router read gcloud compute routers list \
-    --regions europe-west4 \
-    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,description)'
+    --project my-data-project '--format=value[separator='"'"'|'"'"'](name,region.basename(),description)'
   define_command router dask-analytics-router create gcloud compute routers create dask-analytics-router \
     --network default \
     --region europe-west4 \
