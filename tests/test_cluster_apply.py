@@ -21,7 +21,7 @@ import yaml
 from dkgen.autoscaling import KEDA_MANIFEST
 from dkgen.compiler import compile_settings
 from dkgen.render.workers import WORKER_TAINT_EFFECT, WORKER_TAINT_KEY, WORKER_TAINT_VALUE
-from dkgen.settings import Settings
+from dkgen.settings import Settings, managed_service_account
 from tests import validators
 from tests.gke_emulator import GkeEmulator
 
@@ -42,6 +42,8 @@ BASE = {
     },
     "gcs": {"buckets": [{"name": "raw-data", "access": "read"}]},
 }
+# The Workload Identity account dkgen manages for BASE, as bucket grants name it.
+WI_MEMBER = f"serviceAccount:{managed_service_account('dask-day2', ZONE, PROJECT)}"
 
 FAKE_KUBECTL = """#!/usr/bin/env bash
 printf '%s\\n' "kubectl $*" >> "$KUBECTL_LOG"
@@ -286,16 +288,12 @@ STEPS: list[tuple[str, dict[str, Any], list[str]]] = [
         "cluster dask-day2: labels none -> team-lead=b;team=a (in place)",
     ]),
     ("bucket raised", {"gcs": {"buckets": [{"name": "raw-data", "access": "admin"}]}}, [
-        "bucket raw-data: grant roles/storage.objectAdmin to "
-        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
-        "bucket raw-data: revoke roles/storage.objectViewer from "
-        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+        f"bucket raw-data: grant roles/storage.objectAdmin to {WI_MEMBER}",
+        f"bucket raw-data: revoke roles/storage.objectViewer from {WI_MEMBER}",
     ]),
     ("bucket lowered", {"gcs": {"buckets": [{"name": "raw-data", "access": "read"}]}}, [
-        "bucket raw-data: grant roles/storage.objectViewer to "
-        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
-        "bucket raw-data: revoke roles/storage.objectAdmin from "
-        "serviceAccount:dask-day2@proj-1.iam.gserviceaccount.com",
+        f"bucket raw-data: grant roles/storage.objectViewer to {WI_MEMBER}",
+        f"bucket raw-data: revoke roles/storage.objectAdmin from {WI_MEMBER}",
     ]),
 ]  # fmt: skip
 
@@ -392,10 +390,12 @@ def test_delete_that_cannot_read_a_grant_fails_and_can_be_rerun(world: World) ->
     failed = world.run("delete", "--yes")
     assert failed.returncode == 1
     assert "gs://raw-data" in failed.stderr
-    # Nothing after the failed read ran: the grant, the account and the cluster are there.
+    # The cluster goes first (its nodes run as their account until they are gone,
+    # so grants and accounts follow it); nothing after the failed read ran: the
+    # grant and the account are there.
     assert world.emulator.bindings("bucket", "raw-data")
     assert email in world.emulator.state.accounts
-    assert world.emulator.state.clusters
+    assert world.emulator.state.clusters == {}
     world.emulator.faults.clear()
     again = world.run("delete", "--yes")
     assert again.returncode == 0, again.stderr
