@@ -251,3 +251,15 @@ def test_the_value_to_change_first_is_never_a_shipped_one() -> None:
         "dkgen:overlays/gpu.yaml",
         "dkgen:bases/default.yaml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("severity", "command"), [("error", "error"), ("warning", "warning"), ("note", "notice")]
+)
+def test_each_severity_is_a_workflow_command_github_knows(severity: Any, command: str) -> None:
+    """GitHub's workflow commands are ``error``, ``warning`` and ``notice``: a note
+    written as ``::note`` would be printed as plain text, not an annotation."""
+    from dkgen.errors import Origin, Problem
+
+    problem = Problem(Origin("s.yaml", 3, 5), "workers.count", "something", severity=severity)
+    assert problem.format_github().startswith(f"::{command} file=s.yaml,line=3,col=5,")
