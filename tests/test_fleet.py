@@ -39,7 +39,7 @@ def test_one_directory_per_cluster_same_as_single_builds(repo: Path, run_dkgen: 
         "dkgen: wrote 19 new files to out/alpha\n"
         "dkgen: wrote 19 new files to out/beta\n"
         "dkgen: wrote 19 new files to out/gamma\n"
-        "dkgen: 3 clusters in out; $541-$1,141/month at list prices\n"
+        "dkgen: 3 clusters in out; $555-$1,164/month at list prices\n"
     )
     assert sorted(p.name for p in (repo / "out").iterdir()) == ["alpha", "beta", "gamma"]
     for source, name in zip(sorted(FILES), ["alpha", "beta", "gamma"], strict=True):
@@ -101,7 +101,7 @@ def test_check_over_a_fleet(repo: Path, run_dkgen: Any) -> None:
     clean = run_dkgen("check", *fleet_args())
     assert (clean.exit_code, clean.stdout) == (0, "")
     assert clean.stderr == (
-        "dkgen: 3 clusters in out: all up to date; $541-$1,141/month at list prices\n"
+        "dkgen: 3 clusters in out: all up to date; $555-$1,164/month at list prices\n"
     )
 
     (repo / "clusters/b.yaml").write_text("cluster:\n  name: beta\nworkers:\n  count: 4\n")
@@ -119,7 +119,7 @@ def test_check_over_a_fleet(repo: Path, run_dkgen: Any) -> None:
     assert "-  replicas: 3\n+  replicas: 4\n" in changed.stdout
     assert changed.stderr == (
         "dkgen: out/beta: 2 changed\ndkgen: 3 clusters in out: 1 out of date, 2 up to date; "
-        "$541-$1,141/month at list prices\n"
+        "$555-$1,164/month at list prices\n"
     )
 
 
@@ -138,7 +138,7 @@ def test_stale_cluster_directory_is_reported_and_kept(repo: Path, run_dkgen: Any
     assert result.stderr == (
         f"dkgen: out/gamma: {stale}\n"
         "dkgen: 2 clusters in out: 0 out of date, 2 up to date; 1 stale cluster directory; "
-        "$354-$766/month at list prices\n"
+        "$363-$781/month at list prices\n"
     )
     built = run_dkgen("build", *two)
     assert built.exit_code == 0
