@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
-from typing import Any
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.rules.conflict import conflict, order
+from dkgen.rules.source_ranges import cidr_problems
 from dkgen.settings import Settings
 
 # Reads through ``where`` only, which logs each read (dkgen.rules).
@@ -29,15 +28,18 @@ def check(settings: Settings, where: Locator) -> Iterator[Problem]:
     yield from _check_access(where)
 
 
-_WHOLE_INTERNET_PREFIX = 0
-
-
 def _check_access(where: Locator) -> Iterator[Problem]:
     for name, access in where.data["access"].items():
         base = ("access", name)
         ranges_path = (*base, "source_ranges")
         for index, text in enumerate(access["source_ranges"]):
-            yield from _cidr_problems(where, (*ranges_path, index), text, access)
+            yield from cidr_problems(
+                where,
+                (*ranges_path, index),
+                text,
+                allowed=access["allow_whole_internet"],
+                allow_path=(*base, "allow_whole_internet"),
+            )
         if access["expose"] != "load_balancer":
             continue
         if name == "jupyter" and not where.data["jupyter"]["enabled"]:
@@ -82,34 +84,3 @@ def _check_access(where: Locator) -> Iterator[Problem]:
                 f"connect), or set {format_path((*base, 'allow_whole_internet'))}: true to "
                 "mean everyone",
             )
-
-
-def _cidr_problems(
-    where: Locator, path: KeyPath, text: str, access: dict[str, Any]
-) -> Iterator[Problem]:
-    origin, dotted = where.origin(path), format_path(path)
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text!r} is not a CIDR range",
-            "write an address and a prefix length, such as 203.0.113.0/24",
-        )
-        return
-    if str(network) != text:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text!r} has host bits set after the /{network.prefixlen}",
-            f"write {network}",
-        )
-    elif network.prefixlen == _WHOLE_INTERNET_PREFIX and not access["allow_whole_internet"]:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text} is the whole internet",
-            f"set {format_path((*path[:2], 'allow_whole_internet'))}: true instead, if that is "
-            "what you mean",
-        )

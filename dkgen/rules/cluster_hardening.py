@@ -15,12 +15,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
 from dkgen.errors import Problem
 from dkgen.keypath import KeyPath, Locator, format_path
-from dkgen.rules.source_ranges import covers_everyone
+from dkgen.rules.source_ranges import cidr_problems, covers_everyone
 from dkgen.settings import Settings
 
 READS: tuple[KeyPath, ...] = (
@@ -78,7 +77,9 @@ def _control_plane(settings: Settings, where: Locator) -> Iterator[Problem]:
             )
         return
     for index, text in enumerate(plane.authorized_networks):
-        yield from _network_problems(where, (*_NETWORKS, index), text, plane.allow_internet)
+        yield from cidr_problems(
+            where, (*_NETWORKS, index), text, allowed=plane.allow_internet, allow_path=_INTERNET
+        )
     everyone = covers_everyone(plane.authorized_networks)
     if everyone and not plane.allow_internet:
         yield Problem(
@@ -106,34 +107,4 @@ def _control_plane(settings: Settings, where: Locator) -> Iterator[Problem]:
             "address on the internet",
             f"add {format_path(_NETWORKS)}: [203.0.113.0/24] (where kubectl runs), set "
             f"{format_path(_INTERNET)}: true to mean everyone, or use endpoint: dns",
-        )
-
-
-def _network_problems(
-    where: Locator, path: KeyPath, text: str, allow_internet: bool
-) -> Iterator[Problem]:
-    origin, dotted = where.origin(path), format_path(path)
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text!r} is not a CIDR range",
-            "write an address and a prefix length, such as 203.0.113.0/24",
-        )
-        return
-    if str(network) != text:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text!r} has host bits set after the /{network.prefixlen}",
-            f"write {network}",
-        )
-    elif network.prefixlen == 0 and not allow_internet:
-        yield Problem(
-            origin,
-            dotted,
-            f"{text} is the whole internet",
-            f"set {format_path(_INTERNET)}: true instead, if that is what you mean",
         )

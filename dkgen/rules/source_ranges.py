@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from dkgen.errors import Problem
-from dkgen.keypath import Locator, format_path
+from dkgen.keypath import KeyPath, Locator, format_path
 from dkgen.settings import Exposure, Settings
 
 _EVERYONE_V4 = ipaddress.IPv4Network("0.0.0.0/0")
@@ -26,6 +26,39 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
+
+
+def cidr_problems(
+    where: Locator, path: KeyPath, text: str, *, allowed: bool, allow_path: KeyPath
+) -> Iterator[Problem]:
+    """One range of a list (load-balancer source ranges, the control plane's
+    authorized networks): a CIDR range without host bits, and the whole
+    internet only when ``allowed`` (the setting at ``allow_path`` says so)."""
+    origin, dotted = where.origin(path), format_path(path)
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text!r} is not a CIDR range",
+            "write an address and a prefix length, such as 203.0.113.0/24",
+        )
+        return
+    if str(network) != text:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text!r} has host bits set after the /{network.prefixlen}",
+            f"write {network}",
+        )
+    elif network.prefixlen == 0 and not allowed:
+        yield Problem(
+            origin,
+            dotted,
+            f"{text} is the whole internet",
+            f"set {format_path(allow_path)}: true instead, if that is what you mean",
+        )
 
 
 def covers_everyone(ranges: tuple[str, ...]) -> str | None:
