@@ -35,7 +35,7 @@ machine form.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -263,17 +263,25 @@ def _namespace_impact(before: Identity, after: Identity, out: str) -> Problem:
     )  # fmt: skip
 
 
+def _in_both(
+    before: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    after: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
+    kind: str,
+) -> Iterator[tuple[tuple[str, str], str, dict[str, Any], dict[str, Any]]]:
+    """Each object of ``kind`` that both builds generate, by name: its key, the
+    old file, the object there and the object wanted."""
+    for key in sorted(set(before) & set(after)):
+        if key[0] == kind:
+            yield key, before[key][0], before[key][1], after[key][1]
+
+
 def _claim_impacts(
     before: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
     after: Mapping[tuple[str, str], tuple[str, dict[str, Any]]],
     out: str,
 ) -> list[Problem]:
     impacts = []
-    for key in sorted(set(before) & set(after)):
-        if key[0] != "PersistentVolumeClaim":
-            continue
-        file, current = before[key]
-        wanted = after[key][1]
+    for key, file, current, wanted in _in_both(before, after, "PersistentVolumeClaim"):
         subject = f"PersistentVolumeClaim {key[1]}"
         old_size, new_size = _claim_size(current), _claim_size(wanted)
         if old_size and new_size and old_size != new_size:
@@ -322,12 +330,9 @@ def _account_impacts(
     out: str,
 ) -> list[Problem]:
     impacts = []
-    for key in sorted(set(before) & set(after)):
-        if key[0] != "ServiceAccount":
-            continue
-        file, current = before[key]
+    for _, file, current, wanted in _in_both(before, after, "ServiceAccount"):
         old = (current.get("metadata", {}).get("annotations") or {}).get(_GOOGLE_ACCOUNT)
-        new = (after[key][1].get("metadata", {}).get("annotations") or {}).get(_GOOGLE_ACCOUNT)
+        new = (wanted.get("metadata", {}).get("annotations") or {}).get(_GOOGLE_ACCOUNT)
         if not old or old == new:
             continue
         project = str(old).rsplit("@", 1)[-1].split(".", 1)[0]
