@@ -297,6 +297,8 @@ class ExtraCost:
     hour: Decimal | None
     unknown: str | None = None
     hour_max: Decimal | None = None
+    #: What it is, for a reader that looks for one: "nat" for the NAT gateway.
+    kind: str = ""
 
     @property
     def hour_range(self) -> tuple[Decimal, Decimal] | None:
@@ -379,6 +381,7 @@ def _nat_gateway(settings: Settings, pools: tuple[PoolCost, ...], table: PriceTa
         f"Cloud NAT gateway ({vms} VMs)",
         nat_gateway_hour(low, table) + _nat_addresses(low) * table.nat["ip_hour"],
         hour_max=nat_gateway_hour(high, table) + _nat_addresses(high) * table.nat["ip_hour"],
+        kind="nat",
     )
 
 

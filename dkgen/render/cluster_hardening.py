@@ -247,7 +247,7 @@ def _nat_cost(settings: Settings) -> str:
     from dkgen.capacity.cost import HOURS_PER_MONTH, cluster_cost, usd_range  # noqa: PLC0415
 
     for extra in cluster_cost(settings).extras:
-        if extra.name.startswith("Cloud NAT") and extra.hour_range is not None:
+        if extra.kind == "nat" and extra.hour_range is not None:
             low, high = extra.hour_range
             return f"{usd_range(low * HOURS_PER_MONTH, high * HOURS_PER_MONTH)}/month"
     return "an unknown amount a month"
