@@ -262,6 +262,7 @@ class FakeApiServer:
         self.objects = objects  # resource path (…/namespaces/NS/plural) -> object names
         self.deleted: list[str] = []
         self.listed: list[str] = []
+        self.denied = False  # answer every read 403, as RBAC does to a denied user
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -291,6 +292,10 @@ class FakeApiServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def get(self, path: str) -> tuple[int, Any]:
+        if self.denied:
+            return 403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                         "reason": "Forbidden", "code": 403,
+                         "message": f"forbidden: cannot get path {path}"}  # fmt: skip
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"]}
         if path == "/apis":
@@ -410,8 +415,11 @@ def test_a_failed_read_stops_prune_sh(tmp_path: Path, in_repo: Path, run_dkgen: 
     out = tmp_path / "out"
     build_files(run_dkgen, out, settings="examples/settings.yaml")
     server = FakeApiServer(KEDA, {SCALED: ["dask-worker-default"]})
-    env = kubectl_env(tmp_path, server)
-    server.close()  # nothing answers: discovery fails
-    result = run_prune_script(out, env)
+    server.denied = True  # discovery is refused: the script cannot know what is served
+    try:
+        result = run_prune_script(out, kubectl_env(tmp_path, server))
+    finally:
+        server.close()
     assert result.returncode != 0
+    assert "forbidden" in result.stderr.lower(), result.stderr
     assert "not served" not in result.stdout
