@@ -158,6 +158,15 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("ci")  # --hypothesis-profile overrides it
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every hypothesis test ``fuzz``, as the marker says, whether or not
+    its module remembered to: the inner loop (``-m "not slow and not fuzz"``)
+    leaves property-based tests to the full suite, which runs them all."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.fuzz)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """``--update-golden`` rewrites files that other tests read (a half-written

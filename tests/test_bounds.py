@@ -1,18 +1,20 @@
 """Bounds: every single input is refused or built within 2 s of CPU and 256 MiB.
 
-Each input is built by its own ``dkgen`` child process; ``os.wait4`` returns
-that child's own resource usage. What is measured and asserted:
+Each input is built by its own ``dkgen`` child process, forked from one that
+has already imported dkgen, click, ruamel.yaml and jsonschema
+(tests/forked_cli.py): their import is not the input's cost, and paying it
+176 times cost the suite half a minute of CPU. ``os.wait4`` returns that
+child's own resource usage. What is measured and asserted:
 
 * **CPU**: the child's user + system time, minus the same for a trivial
-  valid input (the cheapest of three runs): a cold dkgen spends about 0.3 s
-  importing click, jsonschema and ruamel.yaml, which is not the input's
-  cost. CPU time, not wall-clock time, so other work on the machine (these
-  machines are shared) does not count against it.
+  valid input (the cheapest of three runs). CPU time, not wall-clock time,
+  so other work on the machine (these machines are shared) does not count
+  against it.
 * **Memory**: the child's peak resident set (``ru_maxrss``), all of it,
-  interpreter included.
+  interpreter and imported modules included.
 
 A blow-up fails fast instead of hanging the suite: each child runs under
-``RLIMIT_CPU`` and ``RLIMIT_AS`` (set in ``preexec_fn``) far above the bounds
+``RLIMIT_CPU`` and ``RLIMIT_AS`` (set in the child) far above the bounds
 (20 s, 2 GiB), so a runaway input is killed by the kernel and the test
 names it.
 
@@ -25,10 +27,6 @@ search could scan quadratically; 200 patches; a 100 KB ``-s`` value.
 
 from __future__ import annotations
 
-import os
-import resource
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from dkgen.limits import MAX_FILE_BYTES, MAX_VALUES
+from tests.forked_cli import ForkedCli
 from tests.test_adversarial import CORPUS, corpus_path
 
 CPU_BOUND_S = 2.0
@@ -43,8 +42,6 @@ MEMORY_BOUND_MIB = 256
 # Kernel limits per child: a runaway is killed long before it could hurt the machine.
 KILL_CPU_S = 20
 KILL_ADDRESS_SPACE = 2 * 1024**3
-
-RUN_CLI = "import sys; from dkgen.cli import main; main(sys.argv[1:])"
 
 
 @dataclass(frozen=True)
@@ -55,28 +52,13 @@ class Usage:
     stderr: str
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (KILL_CPU_S, KILL_CPU_S))
-    resource.setrlimit(resource.RLIMIT_AS, (KILL_ADDRESS_SPACE, KILL_ADDRESS_SPACE))
-
-
 def run_child(args: list[str], cwd: Path) -> Usage:
     """``dkgen ARGS`` in a child process; its exit code and its own rusage."""
-    with open(cwd / ".stdout", "wb") as out, open(cwd / ".stderr", "wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-c", RUN_CLI, *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,  # files, not pipes: 5,000 problems would fill a pipe
-            stderr=err,
-            preexec_fn=_limits,  # noqa: PLW1509  # no test thread runs while this forks
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+    result = ForkedCli.get().run(args, cwd, cpu_s=KILL_CPU_S, address_space=KILL_ADDRESS_SPACE)
     return Usage(
-        exit_code=child.returncode,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        maxrss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+        exit_code=result["code"],
+        cpu_s=result["cpu_s"],
+        maxrss_mib=result["maxrss_kib"] / 1024,  # KiB on Linux
         stderr=(cwd / ".stderr").read_text(encoding="utf-8", errors="replace"),
     )
 

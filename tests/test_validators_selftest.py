@@ -343,6 +343,7 @@ AGREEMENT_SAMPLE = [
 ]
 
 
+@pytest.mark.slow  # eleven gcloud processes of their own (0.7 s of CPU each)
 def test_gcloud_batch_agrees_with_one_process_per_line() -> None:
     """The batched checker (one started gcloud, tests/gcloud_batch.py) gives
     each line exactly the exit code and stderr of its own gcloud process."""
