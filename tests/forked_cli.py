@@ -65,11 +65,11 @@ def _child(request: dict[str, Any]) -> None:
 
 def serve() -> None:
     """The server: import once, then fork a child per request line."""
-    import jsonschema  # noqa: F401  # the error path's
     import ruamel.yaml  # noqa: F401
 
     import dkgen.cli  # every command's imports, paid once here
-    import dkgen.compiler  # noqa: F401
+    import dkgen.compiler
+    import dkgen.schema_validator  # noqa: F401  # the error path's jsonschema
 
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything printed while serving never reaches the replies
