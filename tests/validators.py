@@ -423,6 +423,24 @@ def _check_versions(versions: Iterable[str]) -> None:
             )
 
 
+# kubernetes-validate's verdict on each (document as JSON, version) seen in
+# this test process: the golden cases' 159 documents are 57 distinct ones,
+# and each check builds its schema registry anew (about 5 ms).
+_KUBE_VERDICTS: dict[tuple[str, str], str | None] = {}
+
+
+def _kube_verdict(doc: Mapping[str, Any], version: str) -> str | None:
+    """What strict kubernetes-validate finds wrong with ``doc`` at ``version``, or None."""
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        field = ".".join(str(p) for p in exc.path) or "<root>"
+        return f"{field}: {exc.message}"
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return str(exc.message)  # its str() is empty; the text is in .message
+    return None
+
+
 def kubernetes_validate_strict(paths: list[Path], versions: list[str]) -> None:
     """Validate every document of every file against every version, strictly.
 
@@ -457,15 +475,13 @@ def kubernetes_validate_strict(paths: list[Path], versions: list[str]) -> None:
                 continue
             if is_custom_resource(doc):
                 continue  # validated against our schema of its CRD (tests/crd_validation.py)
+            text = json.dumps(doc, sort_keys=True)
             for version in versions:
-                try:
-                    kubernetes_validate.validate(doc, version, strict=True)
-                except kubernetes_validate.ValidationError as exc:
-                    field = ".".join(str(p) for p in exc.path) or "<root>"
-                    failures.append(f"{where} @ {version}: {field}: {exc.message}")
-                except kubernetes_validate.SchemaNotFoundError as exc:
-                    # Its str() is empty; the text is in .message.
-                    failures.append(f"{where} @ {version}: {exc.message}")
+                if (text, version) not in _KUBE_VERDICTS:
+                    _KUBE_VERDICTS[text, version] = _kube_verdict(doc, version)
+                verdict = _KUBE_VERDICTS[text, version]
+                if verdict is not None:
+                    failures.append(f"{where} @ {version}: {verdict}")
     if failures:
         raise AssertionError(
             f"kubernetes-validate --strict: {len(failures)} failure(s):\n  " + "\n  ".join(failures)
