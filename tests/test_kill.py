@@ -39,6 +39,9 @@ import pytest
 
 from dkgen.emit import swap
 
+# About a hundred forked builds killed and recovered: the full suite's, not the inner loop's.
+pytestmark = pytest.mark.slow
+
 CLUSTERS = {
     "a.yaml": "cluster:\n  name: alpha\n",
     "b.yaml": "cluster:\n  name: beta\njupyter:\n  enabled: false\n",
