@@ -171,10 +171,13 @@ hypothesis_settings.load_profile("ci")  # --hypothesis-profile overrides it
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every hypothesis test ``fuzz``, as the marker says, whether or not
-    its module remembered to: the inner loop (``-m "not slow and not fuzz"``)
+    its module remembered to (a test of tests/test_fuzz_*.py may run its
+    ``@given`` inside): the inner loop (``-m "not slow and not fuzz"``)
     leaves property-based tests to the full suite, which runs them all."""
     for item in items:
-        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) or (
+            item.path.name.startswith("test_fuzz_")
+        ):
             item.add_marker(pytest.mark.fuzz)
 
 
