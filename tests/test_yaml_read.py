@@ -119,6 +119,10 @@ def override_values() -> Iterator[str]:
                 yield value.partition("=")[2]
 
 
+# Files of 5,000 values read by ruamel (about a second each): the full suite's.
+LIMIT_EDGE = pytest.mark.slow
+
+
 def test_the_corpus_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     read = [name for name, text in corpus() if assert_same(text, monkeypatch)]
     # The fast path must actually carry the shipped files, or it is no fast path.
@@ -332,6 +336,7 @@ def outcome(text: str) -> Any:
     return len(layer.values), max(len(path) for path in layer.values)
 
 
+@LIMIT_EDGE
 @pytest.mark.parametrize("anchored", [False, True], ids=["fast", "ruamel"])
 def test_value_limit_edge_on_both_readers(anchored: bool) -> None:
     at_limit = values_file(MAX_VALUES, anchored=anchored)
@@ -344,6 +349,7 @@ def test_value_limit_edge_on_both_readers(anchored: bool) -> None:
     assert outcome(past_limit) == [f"s.yaml:{MAX_VALUES}:7: more than {MAX_VALUES} values"]
 
 
+@LIMIT_EDGE
 def test_value_limit_edge_is_one_outcome_for_both_readers() -> None:
     for count in (MAX_VALUES, MAX_VALUES + 1):
         assert outcome(values_file(count, anchored=False)) == outcome(
@@ -389,6 +395,7 @@ def list_file(count: int, *, flow: bool, anchored: bool) -> str:
     return "k:\n" + "".join(f"- {item}\n" for item in items)
 
 
+@LIMIT_EDGE
 @pytest.mark.parametrize("flow", [False, True], ids=["block", "flow"])
 @pytest.mark.parametrize("anchored", [False, True], ids=["fast", "ruamel"])
 def test_list_value_limit_edge_on_both_readers(flow: bool, anchored: bool) -> None:
@@ -404,6 +411,7 @@ def test_list_value_limit_edge_on_both_readers(flow: bool, anchored: bool) -> No
     assert len(refused) == 1 and refused[0].endswith(f": more than {MAX_VALUES} values")
 
 
+@LIMIT_EDGE
 def test_value_limit_stops_reading_early(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ruamel reader stops at the value past the limit: a syntax error
     after it is never reached (the whole file was once read first)."""
@@ -411,6 +419,7 @@ def test_value_limit_stops_reading_early(monkeypatch: pytest.MonkeyPatch) -> Non
     assert outcome(past_limit) == [f"s.yaml:{MAX_VALUES}:7: more than {MAX_VALUES} values"]
 
 
+@LIMIT_EDGE
 @pytest.mark.parametrize("anchored", [False, True], ids=["fast", "ruamel"])
 def test_patch_text_limits_are_the_settings_limits(anchored: bool) -> None:
     """A patch given as text is read by the same readers within the same limits."""
