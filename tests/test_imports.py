@@ -165,6 +165,7 @@ HEAVY = {
     "importlib.resources": "imports tempfile and random; dkgen.resources finds the data",
     "tempfile": "only tests and the staging path need temporary names, made by hand",
     "shutil": "imports bz2 and lzma; a first build removes nothing",
+    "difflib": "only a did-you-mean needs it (dkgen.suggest.closest imports it then)",
     "textwrap": "compiles its regular expressions on import; only text reports wrap",
     "subprocess": "dkgen starts no process",
     "asyncio": "not used",
