@@ -21,6 +21,8 @@ import contextlib
 import io
 import os
 import pty
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -352,3 +354,39 @@ def test_echo_writes_what_click_echo_writes(kind: str) -> None:
         return write
 
     assert stream_outputs(lines(echo), kind) == stream_outputs(lines(click.echo), kind)
+
+
+# ---------------------------------------------------------------- the command itself
+
+CLICK_COMMAND = "import sys; from dkgen.cli import main; main(sys.argv[1:])"
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code"),
+    [
+        (["build", "settings.yaml", "-o", "out"], 0),
+        (["build", "missing.yaml", "-o", "out"], 2),
+        (
+            ["build", "settings.yaml", "-o", "out", "-s", "workers.count=-1", "--format", "github"],
+            2,
+        ),
+        (["check", "settings.yaml", "-o", "built", "-s", "workers.count=3"], 1),
+    ],
+    ids=["build", "no-such-file", "github-error", "stale-check"],
+)
+def test_the_dkgen_command_prints_and_exits_as_click_does(
+    argv: list[str], exit_code: int, tmp_path: Path
+) -> None:
+    """``python -m dkgen`` (dkgen.entry.run: the fast path, streams flushed,
+    os._exit) against click's ``main``, each in a process of its own."""
+    (tmp_path / "settings.yaml").write_bytes((REPO / "examples" / "settings.yaml").read_bytes())
+    built = ["build", "settings.yaml", "-o", "built"]
+    subprocess.run([sys.executable, "-m", "dkgen", *built], cwd=tmp_path, check=True)
+    assert entry.fast_invocation(argv) is not None
+    outcomes = []
+    for command in ([sys.executable, "-m", "dkgen"], [sys.executable, "-c", CLICK_COMMAND]):
+        shutil.rmtree(tmp_path / "out", ignore_errors=True)
+        done = subprocess.run([*command, *argv], cwd=tmp_path, capture_output=True, check=False)
+        outcomes.append((done.returncode, done.stdout, done.stderr))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == exit_code, outcomes[0][2]
