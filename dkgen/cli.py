@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from dkgen import __version__
+from dkgen import __version__, commands
 from dkgen.commands import EXIT_USAGE, enforce_strict
 from dkgen.console import Console
 from dkgen.entry import run  # `dkgen` scripts installed before dkgen.entry existed call it
@@ -228,8 +228,6 @@ def build(
     strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
-    from dkgen import commands
-
     commands.build(
         console(),
         settings_files,
@@ -288,8 +286,6 @@ def check(
     (stdout) goes from what is on disk to what build would write; notes and
     the summary go to stderr. Exit 0: up to date; 1: differences; 2: bad input.
     """
-    from dkgen import commands
-
     ctx.exit(
         commands.check(
             console(),
