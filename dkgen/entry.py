@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO, cast
 
 from dkgen.argv import Invocation, parse
-from dkgen.commands import build, check
+from dkgen.commands import EXIT_USAGE, build, check
 from dkgen.console import Console
 from dkgen.errors import DkgenError
 
-EXIT_USAGE = 2
 # click reads this variable (for prog_name "dkgen") to answer shell completion.
 _COMPLETION_VARIABLE = "_DKGEN_COMPLETE"
 
