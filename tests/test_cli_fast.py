@@ -361,6 +361,7 @@ def test_echo_writes_what_click_echo_writes(kind: str) -> None:
 CLICK_COMMAND = "import sys; from dkgen.cli import main; main(sys.argv[1:])"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "exit_code"),
     [
