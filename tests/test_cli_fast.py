@@ -248,9 +248,19 @@ def link_checkout(directory: Path) -> None:
 
 
 GOLDEN = sorted(p for p in CASES.iterdir() if (p / "case.yaml").is_file())
+# The inner loop compares the example and the case with the most settings
+# (seven builds and checks each); the full suite every case.
+INNER_LOOP = {"example", "patches"}
 
 
-@pytest.mark.parametrize("case", GOLDEN, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=() if case.name in INNER_LOOP else pytest.mark.slow)
+        for case in GOLDEN
+    ],
+    ids=lambda p: p.name,
+)
 def test_every_golden_build_and_its_checks_are_the_same_on_both_paths(
     case: Path, tmp_path: Path
 ) -> None:
