@@ -1,5 +1,5 @@
 """Allow ``python -m dkgen``."""
 
-from dkgen.cli import run
+from dkgen.entry import run
 
 run()

@@ -4,27 +4,28 @@ Exit codes: 0 success; 1 ``check`` found differences; 2 bad input or usage.
 Every expected failure is a :class:`~dkgen.errors.DkgenError`, caught in
 :meth:`DkgenGroup.invoke` and nowhere else; any other exception is a bug
 and keeps its traceback.
+
+The ``dkgen`` command starts in :mod:`dkgen.entry`, which runs the common
+``build`` and ``check`` command lines without importing click (the same
+:mod:`dkgen.commands`, the same printing) and hands every other one here.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from dkgen import __version__
-from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem, ProblemFormat, SettingsError
-from dkgen.records import replace
+from dkgen import __version__, commands
+from dkgen.commands import EXIT_USAGE, enforce_strict
+from dkgen.console import Console
+from dkgen.entry import run  # `dkgen` scripts installed before dkgen.entry existed call it
+from dkgen.errors import PROBLEM_FORMATS, DkgenError, Problem
 
-if TYPE_CHECKING:
-    from dkgen.emit import EmitReport
-
-EXIT_DIFFERENCES = 1
-EXIT_USAGE = 2
+__all__ = ["cli", "main", "run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,18 +34,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PROBLEM_FORMAT = "dkgen.problem_format"
 
 
-def _problem_format() -> ProblemFormat:
+def console() -> Console:
+    """How the running command reports: the problem format its options chose."""
     ctx = click.get_current_context(silent=True)
     chosen = ctx.meta.get(_PROBLEM_FORMAT, "text") if ctx is not None else "text"
-    return "github" if chosen == "github" else "text"
+    return Console(chosen)
 
 
 def report(problems: Sequence[Problem]) -> None:
-    style = _problem_format()
-    for problem in problems:
-        # Annotations go to stderr like text problems: the Actions runner reads
-        # workflow commands from both streams, and `config` keeps stdout for data.
-        click.echo(problem.render(style), err=True)
+    console().report(problems)
 
 
 def problem_format_option(
@@ -109,16 +107,6 @@ def data_format_option(data: Sequence[str], help_data: str) -> Callable[[F], F]:
 _IMPACT_FORMATS = (*PROBLEM_FORMATS, "json")
 
 
-def report_impact(impacts: Sequence[Problem]) -> None:
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.meta.get(_PROBLEM_FORMAT) == "json":
-        from dkgen.impact import to_json
-
-        click.echo(to_json(list(impacts)))
-    else:
-        report(impacts)
-
-
 class DkgenGroup(click.Group):
     """Maps expected errors to exit 2 with their messages, in one place."""
 
@@ -126,10 +114,7 @@ class DkgenGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DkgenError as err:
-            report(err.problems)
-            count = len(err.problems)
-            if count > 1:
-                click.echo(f"dkgen: {count} problems", err=True)
+            console().report_error(err.problems)
             ctx.exit(EXIT_USAGE)
 
 
@@ -208,13 +193,6 @@ def strict_option(func: F) -> F:
     )(func)
 
 
-def enforce_strict(warnings: Sequence[Problem], strict: bool) -> None:
-    """Under ``--strict``, raise the warnings as errors, before anything is written."""
-    failing = [replace(p, severity="error") for p in warnings if p.severity == "warning"]
-    if strict and failing:
-        raise SettingsError(failing)
-
-
 @click.group(cls=DkgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
@@ -250,26 +228,17 @@ def build(
     strict: bool,
 ) -> None:
     """Compile SETTINGS into manifests and cluster.sh in OUTPUT."""
-    from dkgen.fleet import build_fleet, load_fleet, load_single, stale_clusters
-
-    if each:
-        fleet = load_fleet(settings_files, overlays, overrides, out_dir)
-    else:
-        fleet = load_single(settings_files, overlays, overrides, out_dir)
-    enforce_strict(fleet.warnings, strict)
-    report(fleet.warnings)
-    for member, emitted in build_fleet(fleet, force=force, adopt=adopt, strict=strict):
-        report_impact(emitted.impact)
-        click.echo(emit_summary(member.out_dir, emitted))
-    if each:
-        from dkgen.check import STALE_CLUSTER
-
-        for path in stale_clusters(fleet):
-            click.echo(f"{path}: warning: {STALE_CLUSTER}", err=True)
-        from dkgen.check import fleet_cost
-
-        cost = fleet_cost([member.checked.settings for member in fleet.members])
-        click.echo(f"dkgen: {clusters(len(fleet.members))} in {out_dir}; {cost}")
+    commands.build(
+        console(),
+        settings_files,
+        overlays,
+        overrides,
+        out_dir,
+        force=force,
+        each=each,
+        adopt=adopt,
+        strict=strict,
+    )
 
 
 @cli.command()
@@ -290,41 +259,6 @@ def validate(
     enforce_strict(result.warnings, strict)
     report(result.warnings)
     click.echo(f"dkgen: {result.settings.cluster.name}: settings are valid")
-
-
-def emit_summary(out_dir: Path, emitted: EmitReport) -> str:
-    """One line: what the build changed in ``out_dir``, not only how many
-    files it holds (a rebuild that changes three of seventeen says three)."""
-    if emitted.unchanged:
-        return f"dkgen: {out_dir} is up to date ({files(len(emitted.unchanged))})"
-    total = len(emitted.written)
-    changed, added = len(emitted.changed), len(emitted.added)
-    if added == total:
-        summary = f"dkgen: wrote {files(total, 'new ')} to {out_dir}"
-    elif changed + added == 0:
-        summary = f"dkgen: {out_dir}: {files(total)} unchanged"
-    else:
-        kinds = ", ".join(
-            part
-            for part in (f"{changed} changed" * bool(changed), f"{added} new" * bool(added))
-            if part
-        )
-        same = total - changed - added
-        summary = f"dkgen: wrote {changed + added} of {files(total)} to {out_dir} ({kinds})"
-        summary += f"; {same} unchanged" if same else ""
-    if emitted.removed:
-        summary += f", removed {len(emitted.removed)} it no longer generates"
-    if emitted.kept:
-        summary += f", kept {len(emitted.kept)} it did not generate"
-    return summary
-
-
-def files(count: int, kind: str = "") -> str:
-    return f"{count} {kind}file{'s' if count != 1 else ''}"
-
-
-def clusters(count: int) -> str:
-    return f"{count} cluster{'s' if count != 1 else ''}"
 
 
 @cli.command()
@@ -352,58 +286,18 @@ def check(
     (stdout) goes from what is on disk to what build would write; notes and
     the summary go to stderr. Exit 0: up to date; 1: differences; 2: bad input.
     """
-    from dkgen.check import (
-        STALE_CLUSTER,
-        fleet_cost,
-        fleet_summary,
-        label,
-        plan_diff,
-        plan_notes,
-        plan_summary,
-    )
-    from dkgen.emit import OutputPlan
-    from dkgen.fleet import check_fleet, load_fleet, load_single, stale_clusters
-    from dkgen.impact import assess_changes
-
-    def show(target: Path, plan: OutputPlan) -> None:
-        as_json = ctx.meta.get(_PROBLEM_FORMAT) == "json"
-        if not quiet and not as_json:
-            click.echo(plan_diff(target, plan), nl=False)
-        report_impact(assess_changes(label(target), plan.changes))
-        if not quiet:
-            for note in plan_notes(target, plan):
-                click.echo(note, err=True)
-        click.echo(f"dkgen: {target}: {plan_summary(plan)}", err=True)
-
-    if not each:
-        fleet = load_single(settings_files, overlays, overrides, out_dir)
-        report(fleet.warnings)
-        ((_, plan),) = check_fleet(fleet, adopt=adopt)
-        show(out_dir, plan)
-        ctx.exit(0 if plan.up_to_date else EXIT_DIFFERENCES)
-
-    fleet = load_fleet(settings_files, overlays, overrides, out_dir)
-    report(fleet.warnings)
-    out_of_date = 0
-    for member, plan in check_fleet(fleet, adopt=adopt):
-        if not plan.up_to_date:
-            out_of_date += 1
-            show(member.out_dir, plan)
-    orphans = stale_clusters(fleet)
-    for path in orphans:
-        click.echo(f"dkgen: {path}: {STALE_CLUSTER}", err=True)
-    click.echo(
-        "dkgen: "
-        + fleet_summary(
+    ctx.exit(
+        commands.check(
+            console(),
+            settings_files,
+            overlays,
+            overrides,
             out_dir,
-            len(fleet.members),
-            out_of_date,
-            orphans,
-            fleet_cost([member.checked.settings for member in fleet.members]),
-        ),
-        err=True,
+            each=each,
+            quiet=quiet,
+            adopt=adopt,
+        )
     )
-    ctx.exit(EXIT_DIFFERENCES if out_of_date or orphans else 0)
 
 
 @cli.command()
@@ -480,35 +374,9 @@ def explain(key: str) -> None:
     click.echo(format_explanation(explain_key(key)), nl=False)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Any command line, through click; always raises SystemExit."""
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="dkgen")
-
-
-def run() -> NoReturn:
-    """The ``dkgen`` command (the console script and ``python -m dkgen``):
-    :func:`main`, then the process ends without tearing the interpreter down.
-
-    Finalising the two hundred modules a build imports took 13-15 ms of CPU,
-    a tenth of a cold build (benchmarks/README.md); the kernel frees the
-    memory and the output lock at once. Everything dkgen writes is closed and
-    synced before :func:`main` returns, so only the standard streams are
-    flushed here. A bug's exception still propagates with its traceback.
-    """
-    try:
-        main()
-        code: object = 0
-    except SystemExit as stop:
-        code = stop.code
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    status = code or 0
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            status = status or 120  # as Python's own exit does when a flush fails
-    os._exit(status)
 
 
 @cli.command()

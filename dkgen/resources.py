@@ -36,7 +36,10 @@ def overlays_dir() -> Path:
 
 
 def machine_types_path() -> Path:
-    """Compute Engine machine facts for the capacity checks (:mod:`dkgen.capacity`)."""
+    """Compute Engine machine facts for the capacity checks (:mod:`dkgen.capacity`).
+
+    This and :func:`prices_path` are the reviewed YAML; dkgen reads each one's
+    JSON copy beside it (``.json``, written by tools/compile_tables.py)."""
     return data_root() / "data" / "machine-types.yaml"
 
 

@@ -7,12 +7,12 @@ jsonschema, so the commands that only describe settings start quickly.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from typing import Any
 
 from dkgen.keypath import KeyPath, format_path
 from dkgen.resources import load_schema
+from dkgen.suggest import closest
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -88,15 +88,15 @@ def suggest_key(path: KeyPath, allowed: list[str]) -> str:
     """A did-you-mean hint for an unknown key at ``path``."""
     name = str(path[-1])
     parent = format_path(path[:-1])
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    close = closest(name, allowed)
     if close:
-        full = f"{parent}.{close[0]}" if parent else close[0]
+        full = f"{parent}.{close}" if parent else close
         return f"did you mean `{full}`?"
     # The key may belong to another section (`cluster.bokeh_port`).
     elsewhere = [k for k in schema_keys() if k.rsplit(".", 1)[-1] == name]
     if not elsewhere:
-        candidates = difflib.get_close_matches(name, [k.rsplit(".", 1)[-1] for k in schema_keys()])
-        elsewhere = [k for k in schema_keys() if candidates and k.endswith("." + candidates[0])]
+        candidate = closest(name, [k.rsplit(".", 1)[-1] for k in schema_keys()])
+        elsewhere = [k for k in schema_keys() if candidate and k.endswith("." + candidate)]
     if elsewhere:
         return f"did you mean `{elsewhere[0]}`?"
     if allowed:

@@ -8,7 +8,6 @@ suggest files the user did not mean), preferring YAML files.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +26,10 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     >>> closest("staging", ["dev", "gpu", "prod", "spot"]) is None
     True
     """
+    # difflib is imported here, not with the module: only a problem's
+    # did-you-mean needs it, and a build of valid settings never does.
+    import difflib  # noqa: PLC0415
+
     found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 

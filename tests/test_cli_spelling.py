@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from dkgen import entry
 from dkgen.cli import cli
+from tests.conftest import CliResult
+from tests.test_cli_fast import run as run_entry
 
 GOOD = "cluster: {name: demo}\n"
 # Valid, with a warning (more workers than max_nodes holds) and no error.
@@ -23,6 +26,22 @@ WARNS = (
     "workers: {count: 40}\n"
     "gcs: {access: node_scopes}\n"
 )
+
+
+@pytest.fixture(params=["click", "dkgen"])
+def run_dkgen(request: pytest.FixtureRequest, run_dkgen: Any) -> Any:
+    """Each command line through click's test runner (tests/conftest.py) and
+    through the ``dkgen`` command's entry (dkgen/entry.py: build and check
+    without click)."""
+    if request.param == "click":
+        return run_dkgen
+
+    def run(*args: str) -> CliResult:
+        code, out, err = run_entry(entry.main, list(args))
+        assert isinstance(code, int)
+        return CliResult(code, out.decode(), err.decode())
+
+    return run
 
 
 @pytest.fixture

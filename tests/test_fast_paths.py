@@ -4,7 +4,8 @@
   (jsonschema then has the last word), never the other way round;
 * ``dkgen.yaml.dump.dump_yaml`` builds nodes itself and caches the resolver, with
   the same bytes as ``yaml.dump`` through the representer;
-* the machine table reads the same with libyaml's loader as with the pure one;
+* the machine and price tables are read from JSON copies of their YAML
+  (tests/test_data_tables.py);
 * the Dask configuration's dumper writes long words at once, with the bytes of
   ``yaml.safe_dump``.
 
@@ -23,12 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dkgen import compiler
-from dkgen.capacity import machines as capacity_machines
 from dkgen.compiler import merge
 from dkgen.load import load_inputs
 from dkgen.render import render_objects
 from dkgen.render.daskconfig import dump_dask_config
-from dkgen.resources import load_schema, machine_types_path
+from dkgen.resources import load_schema
 from dkgen.schema_fast import SchemaValidator, compile_schema
 from dkgen.schema_validator import Draft202012Validator, SettingsValidator
 from dkgen.yaml import dump
@@ -208,13 +208,3 @@ def test_dask_config_dump_is_byte_identical_to_safe_dump(obj: Any) -> None:
     other scalar goes through PyYAML's own analysis; the bytes agree."""
     expected = yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, allow_unicode=True)
     assert dump_dask_config(obj) == expected
-
-
-# ------------------------------------------------------------------ machine table
-
-
-def test_machine_table_reads_the_same_with_either_loader() -> None:
-    text = machine_types_path().read_text(encoding="utf-8")
-    assert yaml.load(text, Loader=capacity_machines._SAFE_LOADER) == yaml.load(
-        text, Loader=yaml.SafeLoader
-    )

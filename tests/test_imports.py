@@ -32,11 +32,11 @@ import pytest
 
 from tests.conftest import REPO
 
-# Runs the CLI as `dkgen ...` does and prints the modules it imported, as JSON,
-# on the last line of stdout.
+# Runs the command line as `dkgen ...` does (dkgen.entry: click only where
+# needed) and prints the modules it imported, as JSON, on the last line of stdout.
 PROBE = """
 import sys
-from dkgen.cli import main
+from dkgen.entry import main
 try:
     main(sys.argv[1:])
 except SystemExit as stop:
@@ -50,6 +50,7 @@ print(json.dumps({"code": code, "modules": modules}))
 BUILD_MODULES = frozenset(
     {
         "dkgen",
+        "dkgen.argv",
         "dkgen.autoscaling",
         "dkgen.capacity",
         "dkgen.capacity.machines",
@@ -66,12 +67,14 @@ BUILD_MODULES = frozenset(
         "dkgen.capacity.report",
         "dkgen.capacity.reservations",
         "dkgen.check",
-        "dkgen.cli",
+        "dkgen.commands",
         "dkgen.compiler",
+        "dkgen.console",
         "dkgen.emit",
         "dkgen.emit.lock",
         "dkgen.emit.plan",
         "dkgen.emit.swap",
+        "dkgen.entry",
         "dkgen.errors",
         "dkgen.fleet",
         "dkgen.input_names",
@@ -151,6 +154,8 @@ BUILD_MODULES = frozenset(
 
 # What a valid build must not import, with what each costs or why it is not needed.
 HEAVY = {
+    "click": "15-20 ms with inspect, uuid, datetime, gettext, difflib; dkgen.argv reads "
+    "build's usual command line (tests/test_cli_fast.py holds it to click's)",
     "ruamel": "23-70 ms; read only for YAML the fast reader declines (dkgen/yaml/read.py)",
     "jsonschema": "70-170 ms; imported only to word the problems of invalid settings",
     "referencing": "jsonschema's; see jsonschema",
@@ -160,6 +165,7 @@ HEAVY = {
     "importlib.resources": "imports tempfile and random; dkgen.resources finds the data",
     "tempfile": "only tests and the staging path need temporary names, made by hand",
     "shutil": "imports bz2 and lzma; a first build removes nothing",
+    "difflib": "only a did-you-mean needs it (dkgen.suggest.closest imports it then)",
     "textwrap": "compiles its regular expressions on import; only text reports wrap",
     "subprocess": "dkgen starts no process",
     "asyncio": "not used",
@@ -184,11 +190,13 @@ def imported_by(*args: str, cwd: Path = REPO) -> set[str]:
     return set(probe["modules"])
 
 
-def heavy_among(modules: set[str]) -> list[str]:
+def heavy_among(modules: set[str], allowed: frozenset[str] = frozenset()) -> list[str]:
+    """The ``HEAVY`` modules (or their submodules) among ``modules``, but ``allowed``."""
     return sorted(
         f"{name} ({why})"
         for name, why in HEAVY.items()
-        if name in modules or any(m.startswith(f"{name}.") for m in modules)
+        if name not in allowed
+        and (name in modules or any(m.startswith(f"{name}.") for m in modules))
     )
 
 
@@ -211,16 +219,33 @@ def test_a_rebuild_imports_the_impact_report_and_nothing_heavy(tmp_path: Path) -
     assert "shutil" not in imported_by("build", example, "-o", str(tmp_path))  # empty: rmdir
     modules = imported_by("build", example, "-o", str(tmp_path), "-s", "workers.count=5")
     assert "dkgen.impact" in modules
-    assert heavy_among(modules - {"dkgen.impact", "shutil"}) == []
+    assert heavy_among(modules, frozenset({"dkgen.impact", "shutil"})) == []
+
+
+def test_a_check_reads_its_command_line_without_click(tmp_path: Path) -> None:
+    example = str(REPO / "examples" / "settings.yaml")
+    imported_by("build", example, "-o", str(tmp_path))
+    modules = imported_by("check", example, "-o", str(tmp_path))
+    assert "dkgen.cli" not in modules and "click" not in modules
 
 
 @pytest.mark.parametrize("args", [("--version",), ("--help",), ("build", "--help")])
 def test_version_and_help_import_only_the_command_line(args: tuple[str, ...]) -> None:
     modules = imported_by(*args)
     dkgen = sorted(m for m in modules if m.startswith("dkgen."))
-    assert dkgen == ["dkgen.cli", "dkgen.errors", "dkgen.records"]
-    # click's help formatting takes the terminal's width from shutil and wraps with textwrap.
-    assert "yaml" not in modules and heavy_among(modules - {"shutil", "textwrap"}) == []
+    assert dkgen == [
+        "dkgen.argv",
+        "dkgen.cli",
+        "dkgen.commands",
+        "dkgen.console",
+        "dkgen.entry",
+        "dkgen.errors",
+        "dkgen.records",
+    ]
+    # click reads these command lines; its help formatting takes the terminal's
+    # width from shutil and wraps with textwrap.
+    assert "yaml" not in modules
+    assert heavy_among(modules, frozenset({"click", "shutil", "textwrap"})) == []
 
 
 LIBRARY_PROBE = """
@@ -252,7 +277,7 @@ def test_blocked_modules_stay_importable_afterwards() -> None:
 def test_the_command_ends_without_teardown_and_keeps_its_output_and_exit_codes(
     tmp_path: Path,
 ) -> None:
-    """``dkgen`` ends with ``os._exit`` (dkgen.cli.run): every byte printed
+    """``dkgen`` ends with ``os._exit`` (dkgen.entry.run): every byte printed
     still arrives, exit codes are kept, a bug still shows its traceback."""
     command = [sys.executable, "-m", "dkgen"]
     schema = subprocess.run([*command, "schema"], capture_output=True, check=True)

@@ -33,12 +33,11 @@ Decimal('0.044')
 from __future__ import annotations
 
 import functools
+import json
 import weakref
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
-
-import yaml
 
 from dkgen.capacity.machines import GIB, Machine, lookup
 from dkgen.capacity.packing import REGIONAL_ZONES
@@ -86,9 +85,6 @@ class PriceTable:
     machines: Mapping[str, Mapping[str, FamilyRates]]
 
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _dec(value: Any) -> Decimal | None:
     # YAML floats print back as their shortest repr: the figure as written.
     return None if value is None else Decimal(str(value))
@@ -100,9 +96,15 @@ def _rate(pair: Any) -> Rate:
 
 @functools.cache
 def price_table() -> PriceTable:
-    """The shipped price table, parsed once per process."""
-    with prices_path().open(encoding="utf-8") as handle:
-        raw: dict[str, Any] = yaml.load(handle, Loader=_SAFE_LOADER)
+    """The shipped price table, parsed once per process, from its JSON copy
+    (``data/prices.json``, written by tools/compile_tables.py: libyaml took
+    about 5 ms to load the YAML at every build)."""
+    with prices_path().with_suffix(".json").open(encoding="utf-8") as handle:
+        return table_of(json.load(handle))
+
+
+def table_of(raw: dict[str, Any]) -> PriceTable:
+    """The price table from its data, as the YAML or its JSON copy holds it."""
     machines = {
         family: {
             region: FamilyRates(

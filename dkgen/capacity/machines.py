@@ -1,17 +1,18 @@
 """Machine facts: Compute Engine machine types, their vCPUs, memory and GPUs.
 
-Read once from ``data/machine-types.yaml`` (source and date in its header);
-custom types (``n2-custom-8-32768``) are worked out from their name.
+Read once from ``data/machine-types.yaml`` (source and date in its header),
+through its JSON copy (``data/machine-types.json``, written by
+tools/compile_tables.py: libyaml took 4-5 ms to load the YAML at every
+build); custom types (``n2-custom-8-32768``) are worked out from their name.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
-
-import yaml
 
 from dkgen.records import dataclass
 from dkgen.resources import machine_types_path
@@ -64,19 +65,15 @@ def _gb_bytes(gb: Any) -> int:
     return int(mib) * MIB
 
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 @functools.cache
 def machine_table() -> MachineTable:
-    """The shipped machine facts, parsed once per process.
+    """The shipped machine facts, parsed once per process."""
+    with machine_types_path().with_suffix(".json").open(encoding="utf-8") as handle:
+        return table_of(json.load(handle))
 
-    libyaml's C loader reads the table several times faster than PyYAML's
-    pure one (a cold build's largest parse); the same resolver and constructor
-    run either way (tests/test_fast_paths.py compares them).
-    """
-    with machine_types_path().open(encoding="utf-8") as handle:
-        raw: dict[str, Any] = yaml.load(handle, Loader=_SAFE_LOADER)
+
+def table_of(raw: dict[str, Any]) -> MachineTable:
+    """The machine table from its data, as the YAML or its JSON copy holds it."""
     families: dict[str, Family] = {}
     machines: dict[str, Machine] = {}
     for family_name, spec in raw["families"].items():

@@ -33,7 +33,6 @@ every machine.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterator
 from decimal import Decimal
@@ -48,6 +47,7 @@ from dkgen.keypath import KeyPath, Locator
 from dkgen.rules.conflict import conflict, order
 from dkgen.rules.worker_groups import key_to_set, shared_values
 from dkgen.settings import Settings
+from dkgen.suggest import closest
 
 # What the capacity rule reads (dkgen.rules): the pools, the pods and their sizes.
 READS: tuple[KeyPath, ...] = (
@@ -116,8 +116,8 @@ class _Name(Protocol):
 
 
 def _unknown_machine(machine_type: str) -> tuple[str, str]:
-    close = difflib.get_close_matches(machine_type, list(machine_table().machines), n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
+    close = closest(machine_type, machine_table().machines)
+    hint = f"did you mean {close}? " if close else ""
     return (
         f"machine type {machine_type!r} is not in dkgen's machine table, so whether the "
         "pods fit on its nodes is not checked",
