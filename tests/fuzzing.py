@@ -569,13 +569,16 @@ def typed(value: Any) -> Any:
 kubernetes_validate.utils.schema_contents = functools.cache(
     kubernetes_validate.utils.schema_contents
 )
+# ... and lists its schema directories on every call too.
+kubernetes_validate.utils.all_versions = functools.cache(kubernetes_validate.utils.all_versions)
+_kubernetes_versions = functools.cache(validators.kubernetes_versions)
 
 
 def _maybe_strict(out: Path, files: dict[str, str]) -> None:
     """Validate each object not validated before in this run, against one
     Kubernetes minor chosen by its content (so a replayed case is checked the
     same way), rotating through every minor across objects."""
-    versions = validators.kubernetes_versions()
+    versions = _kubernetes_versions()
     for name, text in sorted(files.items()):
         if not name.endswith(".yaml") or name == "kustomization.yaml":
             continue
@@ -584,9 +587,14 @@ def _maybe_strict(out: Path, files: dict[str, str]) -> None:
             continue
         version = versions[int(digest, 16) % len(versions)]
         doc = _load(text)
-        # dkgen/impact.py reads its own output with libyaml's loader too: the
-        # same values as the pure one (tests/test_impact_loader.py).
-        assert typed(load_manifest(text)) == typed(yaml.load(text, Loader=yaml.SafeLoader)), name
+        if not text.isascii() or int(digest, 16) % 8 == 0:
+            # dkgen/impact.py reads its own output with libyaml's loader too:
+            # the same values as the pure one (tests/test_impact_loader.py).
+            # Every object where a value brought characters beyond ASCII (the
+            # odd cases live there), one in eight of the rest (the shapes of
+            # the golden outputs, which that test reads whole).
+            pure = yaml.load(text, Loader=yaml.SafeLoader)
+            assert typed(load_manifest(text)) == typed(pure), name
         if is_custom_resource(doc):  # no Kubernetes schema: its published CRD schema
             errors = validate_custom_resource(doc)
             assert not errors, f"{out / name}: {errors}"
