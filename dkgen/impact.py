@@ -35,7 +35,7 @@ machine form.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -74,14 +74,32 @@ _LABELS = {
 _RECREATES_NODES = {"machine_type", "disk_size", "accelerator"}
 
 
-def _objects(files: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    """(kind, name) -> (file, object) for every manifest among ``files``."""
+# libyaml's C loader where PyYAML was built with it: reading the old output
+# is most of an impact's time, and the pure loader is several times slower.
+# Both run the same resolver and constructor, and read what dkgen's dumper
+# writes (C or pure, hostile strings included) as the same values
+# (tests/test_impact_loader.py). On YAML written by hand they differ (a tab
+# after a scalar, a byte-order mark starting a line), so a file edited by
+# hand keeps the pure loader the report always used.
+_WRITTEN_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_manifest(text: str, *, by_hand: bool = False) -> Any:
+    """One output file's YAML: written by dkgen (libyaml), or ``by_hand`` (PyYAML's pure loader)."""
+    return yaml.load(text, Loader=yaml.SafeLoader if by_hand else _WRITTEN_LOADER)
+
+
+def _objects(
+    files: Mapping[str, str], by_hand: Collection[str] = ()
+) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(kind, name) -> (file, object) for every manifest among ``files``;
+    ``by_hand`` names those not as dkgen wrote them."""
     found: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for name, text in sorted(files.items()):
         if not name.endswith(".yaml") or name == "kustomization.yaml":
             continue
         try:
-            obj = yaml.safe_load(text)
+            obj = load_manifest(text, by_hand=name in by_hand)
         except yaml.YAMLError:
             continue  # a file edited by hand into something else: the diff shows it
         if isinstance(obj, dict) and "kind" in obj and isinstance(obj.get("metadata"), dict):
@@ -97,7 +115,7 @@ def _custom_kind_gone(kind: str, new: Mapping[str, str]) -> bool:
     if prunable is None or not prunable.custom or "kustomization.yaml" not in new:
         return False
     try:
-        resources = yaml.safe_load(new["kustomization.yaml"]).get("resources") or []
+        resources = load_manifest(new["kustomization.yaml"]).get("resources") or []
     except (yaml.YAMLError, AttributeError):
         return False
     return not any(str(f).startswith(f"{kind.lower()}-") for f in resources)
@@ -135,14 +153,21 @@ def _note(out: str, file: str, message: str, severity: Severity = "note") -> Pro
     return Problem(Origin(f"{out}/{file}"), "", message, severity=severity)
 
 
-def assess(old: Mapping[str, str], new: Mapping[str, str], out: str = "out") -> list[Problem]:
+def assess(
+    old: Mapping[str, str],
+    new: Mapping[str, str],
+    out: str = "out",
+    *,
+    by_hand: Collection[str] = (),
+) -> list[Problem]:
     """What applying ``new`` over ``old`` does ({file: text} each; ``out`` names the directory).
 
     Files present in neither mapping are taken as unchanged, so callers may
-    pass only the files that differ.
+    pass only the files that differ. ``by_hand``: the files of ``old`` that
+    are not as dkgen wrote them (edited, or not dkgen's).
     """
     impacts: list[Problem] = []
-    before, after = _objects(old), _objects(new)
+    before, after = _objects(old, by_hand), _objects(new)
     for key in sorted(set(before) | set(after)):
         kind, name = key
         subject = f"{kind} {name}"
@@ -493,4 +518,5 @@ def assess_changes(out: str, changes: Iterable[FileChange]) -> list[Problem]:
         return []
     old = {c.name: c.current.decode("utf-8", "replace") for c in changes if c.current is not None}
     new = {c.name: c.new for c in changes if c.new is not None}
-    return assess(old, new, out)
+    by_hand = {c.name for c in changes if c.kind in ("edited", "foreign")}
+    return assess(old, new, out, by_hand=by_hand)

@@ -30,6 +30,7 @@ does that for the golden cases.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]  # ships no py.typed
+import kubernetes_validate.utils  # type: ignore[import-untyped]
 import yaml
 from click.testing import CliRunner
 from hypothesis import settings
@@ -50,6 +52,7 @@ from hypothesis import strategies as st
 
 from dkgen.cli import cli
 from dkgen.errors import Origin, one_line, shortened
+from dkgen.impact import load_manifest
 from dkgen.limits import MAX_DEPTH
 from dkgen.resources import load_schema, shipped_overlays
 from dkgen.secrets import redacted
@@ -100,8 +103,22 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
 _NOT_GENERATED = {"patches"}  # patches come from _patches(): random ones never match
 
 
+# Strategies built once per schema node: building (and hypothesis's first-draw
+# validation of) a strategy for a whole section was a fifth of a settings
+# tree's time when done for every draw. The node is kept with its strategy,
+# so its id cannot be reused by another dict.
+_STRATEGIES: dict[tuple[int, str, int], tuple[dict[str, Any], st.SearchStrategy[Any]]] = {}
+
+
 def valid_value(node: dict[str, Any], key: str = "", depth: int = 0) -> st.SearchStrategy[Any]:
     """Values the schema accepts at ``node`` (a plausible one more often)."""
+    cached = _STRATEGIES.get((id(node), key, depth))
+    if cached is None:
+        cached = _STRATEGIES[(id(node), key, depth)] = (node, _valid_value(node, key, depth))
+    return cached[1]
+
+
+def _valid_value(node: dict[str, Any], key: str, depth: int) -> st.SearchStrategy[Any]:
     node = _resolve(node)
     schema_value = _schema_value(node, depth)
     if key in _PLAUSIBLE:
@@ -143,11 +160,13 @@ def _typed(node: dict[str, Any], kind: str, depth: int) -> st.SearchStrategy[Any
 
 
 def _string(node: dict[str, Any]) -> st.SearchStrategy[str]:
-    low, high = node.get("minLength", 0), node.get("maxLength", 40)
-    if "pattern" in node:
-        return st.from_regex(node["pattern"], fullmatch=True).filter(
-            lambda s: low <= len(s) <= high
-        )
+    return _string_of(node.get("pattern"), node.get("minLength", 0), node.get("maxLength", 40))
+
+
+@functools.cache
+def _string_of(pattern: str | None, low: int, high: int) -> st.SearchStrategy[str]:
+    if pattern is not None:
+        return st.from_regex(pattern, fullmatch=True).filter(lambda s: low <= len(s) <= high)
     return st.text(min_size=low, max_size=min(high, 40))
 
 
@@ -277,6 +296,7 @@ def _patches(draw: st.DrawFn) -> dict[str, Any]:
 HUGE_SIZES = (2_000, 60_000)
 
 
+@functools.cache
 def broken_value() -> st.SearchStrategy[Any]:
     """A value that is wrong almost anywhere, or hostile everywhere."""
     return st.one_of(
@@ -529,11 +549,36 @@ def _load(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def typed(value: Any) -> Any:
+    """``value`` with each scalar's type beside it and each mapping's order
+    kept, so that 1, 1.0 and True, or {a, b} and {b, a}, compare unequal."""
+    if isinstance(value, dict):
+        return ("map", [(typed(k), typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("seq", [typed(v) for v in value])
+    if isinstance(value, float):
+        return ("float", repr(value))  # nan as nan
+    return (type(value).__name__, value)
+
+
+# kubernetes_validate.validate reads the object's schema and the version's
+# _definitions.json (1.3-1.8 MB of JSON) from its package on every call: a
+# seventh of a settings tree's time. Read each file once per process (24 MB
+# for every minor's definitions); validate() is otherwise unchanged, and
+# jsonschema never modifies a schema.
+kubernetes_validate.utils.schema_contents = functools.cache(
+    kubernetes_validate.utils.schema_contents
+)
+# ... and lists its schema directories on every call too.
+kubernetes_validate.utils.all_versions = functools.cache(kubernetes_validate.utils.all_versions)
+_kubernetes_versions = functools.cache(validators.kubernetes_versions)
+
+
 def _maybe_strict(out: Path, files: dict[str, str]) -> None:
     """Validate each object not validated before in this run, against one
     Kubernetes minor chosen by its content (so a replayed case is checked the
     same way), rotating through every minor across objects."""
-    versions = validators.kubernetes_versions()
+    versions = _kubernetes_versions()
     for name, text in sorted(files.items()):
         if not name.endswith(".yaml") or name == "kustomization.yaml":
             continue
@@ -542,6 +587,14 @@ def _maybe_strict(out: Path, files: dict[str, str]) -> None:
             continue
         version = versions[int(digest, 16) % len(versions)]
         doc = _load(text)
+        if not text.isascii() or int(digest, 16) % 8 == 0:
+            # dkgen/impact.py reads its own output with libyaml's loader too:
+            # the same values as the pure one (tests/test_impact_loader.py).
+            # Every object where a value brought characters beyond ASCII (the
+            # odd cases live there), one in eight of the rest (the shapes of
+            # the golden outputs, which that test reads whole).
+            pure = yaml.load(text, Loader=yaml.SafeLoader)
+            assert typed(load_manifest(text)) == typed(pure), name
         if is_custom_resource(doc):  # no Kubernetes schema: its published CRD schema
             errors = validate_custom_resource(doc)
             assert not errors, f"{out / name}: {errors}"

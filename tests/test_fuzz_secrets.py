@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,9 @@ from dkgen.emit.plan import manifest_text
 from dkgen.errors import DkgenError
 from dkgen.load import default_layer, iter_leaves, parse_layer, parse_override, sections
 from tests.fuzzing import CASES, examples
+
+# Property-based: the inner loop skips them with -m 'not fuzz'; CI runs them.
+pytestmark = pytest.mark.fuzz
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -81,9 +81,8 @@ OVERRIDES: dict[str, Any] = {
 }
 # One probe second is this many real seconds.
 SCALE = 0.1
-# How long the busy task holds the GIL: longer than the old /health liveness
-# probe (6 failures x 20 s) allowed, scaled.
-HOLD_SECONDS = 16
+# Beyond every probe's budget, the busy task holds the GIL this long more.
+HOLD_MARGIN_SECONDS = 2
 
 
 # ------------------------------------------------------------------ the build
@@ -251,6 +250,13 @@ def wait_for_tasks(client: Any, count: int) -> None:
         )
 
     wait_for(known, f"{count} tasks on the scheduler", [])
+
+
+def wait_for_no_tasks(client: Any) -> None:
+    def none() -> bool:
+        return int(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))) == 0
+
+    wait_for(none, "no task left on the scheduler", [])
 
 
 @by_value
@@ -453,6 +459,20 @@ def _answers(url: str, timeout: float) -> bool:
         return False
 
 
+def hold_seconds(probes: dict[str, dict[str, Any]]) -> int:
+    """How long the busy task holds the GIL: past the time each probe takes
+    to give up on a worker that never answers (``failureThreshold`` failures
+    in a row, ``periodSeconds`` apart, the last one timing out), scaled. The
+    old /health liveness probe (6 failures x 20 s) would have restarted the
+    worker within it."""
+    budget = max(
+        probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+        + probe.get("timeoutSeconds", 1)
+        for probe in probes.values()
+    )
+    return math.ceil(budget * SCALE) + HOLD_MARGIN_SECONDS
+
+
 @by_value
 def hold_the_gil(seconds: int) -> int:
     """A task in C code that never releases the GIL (ctypes.PyDLL keeps it held)."""
@@ -472,12 +492,17 @@ def test_a_busy_worker_survives_its_probes_and_a_dead_one_is_restarted(
         ((address, pid),) = client.run(os.getpid).items()
         kubelet = Kubelet(pod, probes)
         kubelet.start()
-        busy = client.submit(hold_the_gil, HOLD_SECONDS, pure=False)
+        hold = hold_seconds(probes)
+        busy = client.submit(hold_the_gil, hold, pure=False)
         try:
-            assert busy.result(timeout=STARTUP_DEADLINE) == HOLD_SECONDS
+            assert busy.result(timeout=STARTUP_DEADLINE) == hold
         finally:
             kubelet.done.set()
             kubelet.join()
+        # Forget the result: else the scheduler computes it again on the
+        # restarted worker below, blocking it for as long once more.
+        busy.release()
+        wait_for_no_tasks(client)
         # The event loop really was blocked: /health stopped answering ...
         assert kubelet.failed.get("readinessProbe", 0) > 0, kubelet.failed
         # ... and still nothing would have restarted the worker.

@@ -228,6 +228,7 @@ def documents(draw: Any) -> str:
     return render(top, 0, draw)
 
 
+@pytest.mark.fuzz  # property-based: CI runs it, the inner loop skips it
 @settings(max_examples=400, deadline=None)
 @given(documents())
 def test_generated_documents_read_the_same(text: str) -> None:
@@ -235,6 +236,7 @@ def test_generated_documents_read_the_same(text: str) -> None:
         assert_same(text, monkeypatch)
 
 
+@pytest.mark.fuzz  # property-based: CI runs it, the inner loop skips it
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40) | scalars)
 def test_arbitrary_text_reads_the_same(text: str) -> None:
@@ -268,6 +270,7 @@ def mutated(draw: Any) -> str:
     return text
 
 
+@pytest.mark.fuzz  # property-based: CI runs it, the inner loop skips it
 @settings(max_examples=400, deadline=None)
 @given(mutated())
 def test_mutated_settings_read_the_same(text: str) -> None:
@@ -292,6 +295,7 @@ def ruamel_patch(text: str) -> Any:
         return err
 
 
+@pytest.mark.fuzz  # property-based: CI runs it, the inner loop skips it
 @settings(max_examples=300, deadline=None)
 @given(documents() | mutated() | scalars)
 def test_patch_texts_read_the_same(text: str) -> None:
