@@ -58,7 +58,8 @@ class GcloudForkServer:
         # A Unix socket's path is limited to about 100 bytes: a short private directory.
         self._dir = tempfile.mkdtemp(prefix="gcf-")
         self.socket_path = os.path.join(self._dir, "s")
-        self.log_path = Path(self._dir, "server.log")
+        # The log lives beside the shim: the socket's directory goes with the server.
+        self.log_path = bin_dir / ".gcloud-fork-server.log"
         self._final_log: str | None = None
         ready_r, ready_w = os.pipe()
         server_env = {k: v for k, v in env.items() if k != "PYTHONHOME"}

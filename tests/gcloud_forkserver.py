@@ -213,6 +213,7 @@ class Server:
             self.answer(pid, status)
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
+            os.rmdir(os.path.dirname(self.socket_path))  # the private directory it was in
 
     # ------------------------------------------------------------ the child
 

@@ -212,7 +212,7 @@ def test_the_server_ends_with_its_test_process(tmp_path: Path) -> None:
     starter.kill()
     starter.wait()
     assert wait_until(lambda: gone(int(pid))), "the gcloud fork server outlived its test process"
-    assert not Path(socket_path).exists()
+    assert not Path(socket_path).parent.exists()
 
 
 def test_stop_ends_the_server_and_a_call_still_running(tmp_path: Path) -> None:
