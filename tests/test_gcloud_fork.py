@@ -43,6 +43,10 @@ CALLS: list[tuple[str, list[str], str, dict[str, str]]] = [
      "", {}),
     ("ALREADY_EXISTS", ["container", "clusters", "create", "c1", *P, *Z, "--num-nodes", "1"],
      "", {}),
+    ("instance groups (compute, a batch over zones)",
+     ["compute", "instance-groups", "managed", "list", *P, "--format", "json"], "", {}),
+    ("a bucket's policy (storage)",
+     ["storage", "buckets", "get-iam-policy", "gs://raw-data", "--format", "json"], "", {}),
     ("an account", ["iam", "service-accounts", "create", "sa1", *P], "", {}),
     ("a policy read from stdin",
      ["iam", "service-accounts", "set-iam-policy", ACCOUNT, "/dev/stdin", *P, "--format", "json"],
@@ -67,8 +71,8 @@ def worlds(tmp_path: Path) -> Iterator[dict[str, World]]:
     (tmp_path / "real").mkdir()
     (tmp_path / "forked").mkdir()
     with (
-        open_world(tmp_path / "real", (), "real") as real,
-        open_world(tmp_path / "forked", (), "forked") as forked,
+        open_world(tmp_path / "real", ("raw-data",), "real") as real,
+        open_world(tmp_path / "forked", ("raw-data",), "forked") as forked,
     ):
         yield {"real": real, "forked": forked}
 
@@ -104,6 +108,8 @@ def test_forked_gcloud_answers_as_one_process_per_call(worlds: dict[str, World])
     assert codes["NOT_FOUND"] == 1 and codes["an unknown flag: exit 2"] == 2
     assert codes["a create that polls its operation"] == 0
     assert codes["a policy read from stdin"] == 0
+    assert codes["instance groups (compute, a batch over zones)"] == 0
+    assert codes["a bucket's policy (storage)"] == 0
     assert any("/operations/operation-" in path for _, path, _, _ in real["requests"])
     assert real == forked
     assert worlds["forked"].gcloud is not None
