@@ -63,6 +63,9 @@ class GcloudForkServer:
         self._final_log: str | None = None
         ready_r, ready_w = os.pipe()
         server_env = {k: v for k, v in env.items() if k != "PYTHONHOME"}
+        # Its own configuration: building the command tree opens a log file in
+        # CLOUDSDK_CONFIG/logs, and the calls' configuration gets only theirs.
+        server_env["CLOUDSDK_CONFIG"] = str(bin_dir / ".gcloud-fork-server-config")
         server_env |= {"CLOUDSDK_ROOT_DIR": sdk_root, "CLOUDSDK_PYTHON_SITEPACKAGES": "1"}
         server_env.setdefault("CLOUDSDK_ENCODING", "UTF-8")
         server_env["PYTHONIOENCODING"] = server_env["CLOUDSDK_ENCODING"]

@@ -25,8 +25,9 @@ What a call gets, so that it behaves as its own gcloud process:
   command tree and imported the libraries in ``PRELOADED``), and it forgets
   what the server read at start (the properties, the logging set-up, the
   console's attributes) and reads them again from its own environment and
-  CLOUDSDK_CONFIG, so what one call writes there is what the next one
-  reads, as with processes;
+  CLOUDSDK_CONFIG, where it opens its own log file, so what one call writes
+  there is what the next one reads, as with processes (the server has a
+  CLOUDSDK_CONFIG of its own, so it writes nothing in the calls');
 * its exit: the exit code, or the signal that killed the child, goes back to
   the shim, which exits with the same code or dies of the same signal.
 
@@ -289,17 +290,7 @@ class Server:
         # A new process would buffer stdout by line on a terminal only.
         sys.stdout.reconfigure(line_buffering=os.isatty(1))
 
-        from googlecloudsdk.core import log
-        from googlecloudsdk.core.configurations import named_configs
-        from googlecloudsdk.core.console import console_attr
-
-        # Forget what the server read at start with its own environment: the
-        # properties, the console (encoding, terminal, colour) and the logging
-        # set-up (verbosity, user output), as a new process reads them.
-        named_configs.ActivePropertiesFile.Invalidate()
-        console_attr.ConsoleAttr._CONSOLE_ATTR_STATE = None
-        log.Reset()
-        self.gcloud_main.START_TIME = time.time()
+        start_as_new_process(self.gcloud_main)
 
     def run_gcloud(self, argv):
         """lib/gcloud.py's ``sys.exit(gcloud_main.main())`` and the interpreter's exit."""
@@ -325,6 +316,32 @@ class Server:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         return code
+
+
+def start_as_new_process(gcloud_main):
+    """In a forked child, with its own environment in place: forget what the
+    parent read at start with its environment, and read it again as a new
+    gcloud process does (tests/gcloud_batch.py's children do this too).
+
+    The properties; the console (encoding, terminal, colour); the logging
+    set-up (verbosity, user output) and the log file: building the command
+    tree opened one in the parent's CLOUDSDK_CONFIG/logs, and a new process
+    opens its own there (gcloud reads that directory back, to suggest
+    commands).
+    """
+    from googlecloudsdk.core import config, log
+    from googlecloudsdk.core.configurations import named_configs
+    from googlecloudsdk.core.console import console_attr
+
+    named_configs.ActivePropertiesFile.Invalidate()
+    console_attr.ConsoleAttr._CONSOLE_ATTR_STATE = None
+    log.Reset()
+    log._log_manager._logs_dirs = []
+    log._log_manager.current_log_file = None
+    # As calliope's CLI does when it is built (cli.py, __MakeCLI).
+    if "_ARGCOMPLETE" not in os.environ or "_ARGCOMPLETE_TRACE" in os.environ:
+        log.AddFileLogging(config.Paths().logs_dir)
+    gcloud_main.START_TIME = time.time()
 
 
 def _exit_code(value):

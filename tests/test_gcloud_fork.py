@@ -10,6 +10,7 @@ the server ends with its test process.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -92,7 +93,16 @@ def run_calls(world: World) -> dict[str, Any]:
         )  # fmt: skip
         results.append((what, done.returncode, same(done.stdout), same(done.stderr)))
     config = world.home / "gcloud-config"
+    # Every file gcloud keeps there (one log file per call), by name; a log's name is its time.
+    files = sorted(
+        str(p.relative_to(config).parent / "LOG")
+        if p.suffix == ".log"
+        else str(p.relative_to(config))
+        for p in config.rglob("*")
+        if p.is_file()
+    )
     return {
+        "files": [re.sub(r"^logs/[0-9.]+/", "logs/DAY/", f) for f in files],
         "calls": results,
         "kubeconfig": same((world.home / "kubeconfig").read_text()),
         "properties": (config / "configurations" / "config_default").read_text(),
@@ -111,6 +121,7 @@ def test_forked_gcloud_answers_as_one_process_per_call(worlds: dict[str, World])
     assert codes["instance groups (compute, a batch over zones)"] == 0
     assert codes["a bucket's policy (storage)"] == 0
     assert any("/operations/operation-" in path for _, path, _, _ in real["requests"])
+    assert real["files"].count("logs/DAY/LOG") == len(CALLS)  # a log file per process
     assert real == forked
     assert worlds["forked"].gcloud is not None
     worlds["forked"].close()
