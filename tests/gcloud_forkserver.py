@@ -60,8 +60,6 @@ import struct
 import sys
 import time
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-
 # Imported once by the server, before any call: the generated clients of the
 # APIs cluster.sh calls and the auth and HTTP stack every call loads, which
 # cost a call 0.1-0.15 s of CPU (about two thirds of a read's) and do nothing
