@@ -28,11 +28,19 @@ import sys
 import tempfile
 import time
 
-# Run as a script: its own directory, tests/, is first on sys.path.
-from gcloud_forkserver import load_gcloud, start_as_new_process
-
 # A command that runs longer than this is stopped (only a hang gets here).
 TIMEOUT_S = 60.0
+
+
+def _load_gcloud(sdk_root):
+    """Import gcloud the way lib/gcloud.py's main() does; return gcloud_main."""
+    lib = os.path.join(sdk_root, "lib")
+    sys.path.insert(0, lib)
+    import gcloud as launcher
+
+    sys.path = launcher.reorder_sys_path(sys.path)
+    launcher._fix_google_module()
+    return launcher._import_gcloud_main()
 
 
 def _child(gcloud_main, cli, argv, config, out_fd, err_fd):
@@ -45,6 +53,9 @@ def _child(gcloud_main, cli, argv, config, out_fd, err_fd):
         # The parent built the command tree with its own (empty) config;
         # forget what it read and opened (properties, log file), so this
         # command reads and writes its own.
+        # Run as a script: its own directory, tests/, is on sys.path.
+        from gcloud_forkserver import start_as_new_process
+
         start_as_new_process(gcloud_main)
         sys.argv = [os.path.join(os.environ["CLOUDSDK_ROOT_DIR"], "lib", "gcloud.py"), *argv]
         try:
@@ -89,7 +100,7 @@ def main():
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # gcloud's own output while loading goes to stderr, never into the replies.
     os.dup2(2, 1)
-    gcloud_main = load_gcloud(os.environ["CLOUDSDK_ROOT_DIR"])
+    gcloud_main = _load_gcloud(os.environ["CLOUDSDK_ROOT_DIR"])
     cli = gcloud_main.CreateCLI([])
     replies.write(json.dumps({"ready": True}) + "\n")
     replies.flush()
