@@ -53,11 +53,13 @@ def _child(gcloud_main, cli, argv, config, out_fd, err_fd):
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
         os.environ["CLOUDSDK_CONFIG"] = config
-        from googlecloudsdk.core.configurations import named_configs
-
         # The parent built the command tree with its own (empty) config;
-        # forget any properties it read, so this command reads its own.
-        named_configs.ActivePropertiesFile.Invalidate()
+        # forget what it read and opened (properties, log file), so this
+        # command reads and writes its own.
+        # Run as a script: its own directory, tests/, is on sys.path.
+        from gcloud_forkserver import start_as_new_process
+
+        start_as_new_process(gcloud_main)
         sys.argv = [os.path.join(os.environ["CLOUDSDK_ROOT_DIR"], "lib", "gcloud.py"), *argv]
         try:
             result = gcloud_main.main(gcloud_cli=cli)

@@ -39,14 +39,17 @@ What it keeps and enforces (facts from gcloud 528's generated API messages,
   does not exist (on cluster and node-pool create).
 
 ``fail_next(method, pattern, status)`` injects a fault into the next matching
-request. ``requests`` logs every request; ``mutations()`` the state-changing
-ones. A request the emulator does not know is answered 501 and recorded in
+request; ``hold_next(method, pattern)`` keeps the next matching request
+waiting until the test releases it (to interrupt a gcloud call
+mid-request). ``requests`` logs every request; ``mutations()`` the
+state-changing ones. A request the emulator does not know is answered 501 and recorded in
 ``unknown``, which tests assert empty.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -60,6 +63,8 @@ from urllib.parse import parse_qs, urlsplit
 
 SERVICES = ("CONTAINER", "COMPUTE", "IAM", "STORAGE", "SERVICEUSAGE", "CLOUDRESOURCEMANAGER")
 REGION_ZONES = ("a", "b", "c")
+# A held request (hold_next) is answered after this long even if never released.
+HOLD_TIMEOUT_S = 60.0
 
 # Fields UpdateNodePoolRequest has (container_v1_messages.py) that cluster.sh sends.
 NODE_POOL_UPDATABLE = {
@@ -137,6 +142,18 @@ class Fault:
 
 
 @dataclass
+class Hold:
+    """A request kept waiting (:meth:`GkeEmulator.hold_next`): ``arrived`` is set
+    when it comes; it is answered once ``release`` is set."""
+
+    method: str
+    pattern: re.Pattern[str]
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    taken: bool = False
+
+
+@dataclass
 class State:
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)  # key: P/L/C
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # key: email
@@ -159,6 +176,7 @@ class GkeEmulator:
         self.requests: list[Request] = []
         self.unknown: list[str] = []
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self.propagation_delay = 0
         # Zones whose instance groups the caller is denied (see _list_groups).
         self.denied_zones: set[str] = set()
@@ -189,11 +207,13 @@ class GkeEmulator:
                 else:
                     code, payload = emulator.handle(self.command, self.path, raw)
                     data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                # A client killed while its request was held is gone: no one to answer.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(code)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
 
             # http.server dispatches on these names.
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
@@ -206,6 +226,8 @@ class GkeEmulator:
         return self
 
     def stop(self) -> None:
+        for hold in self.holds:
+            hold.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -246,6 +268,25 @@ class GkeEmulator:
         """Answer the next ``times`` requests matching ``method`` and ``pattern`` with an error."""
         self.faults.append(Fault(method, re.compile(pattern), code, times))
 
+    def hold_next(self, method: str, pattern: str) -> Hold:
+        """Keep the next request matching ``method`` and ``pattern`` waiting until
+        the returned hold's ``release`` is set (a call caught in the middle, to
+        signal or kill it there)."""
+        hold = Hold(method, re.compile(pattern))
+        with self._lock:
+            self.holds.append(hold)
+        return hold
+
+    def _wait_if_held(self, method: str, path: str) -> None:
+        with self._lock:
+            hold = next((h for h in self.holds if not h.taken and h.method == method
+                         and h.pattern.search(path)), None)  # fmt: skip
+            if hold is not None:
+                hold.taken = True
+        if hold is not None:
+            hold.arrived.set()
+            hold.release.wait(HOLD_TIMEOUT_S)
+
     def mutations(self) -> list[Request]:
         return [r for r in self.requests if r.mutating and r.status < 400]
 
@@ -278,6 +319,7 @@ class GkeEmulator:
         path = urlsplit(raw_path).path
         query = parse_qs(urlsplit(raw_path).query)
         body = json.loads(raw) if raw else None
+        self._wait_if_held(method, path)
         with self._lock:
             request = Request(method, path, body)
             self.requests.append(request)

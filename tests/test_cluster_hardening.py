@@ -19,10 +19,8 @@ import yaml
 
 from dkgen.render.cluster_hardening import NODE_ROLES, REGISTRY_ROLE
 from dkgen.settings import Settings
-from tests import validators
 from tests.conftest import REPO
-from tests.gke_emulator import GkeEmulator
-from tests.test_cluster_apply import World, merge
+from tests.test_cluster_apply import World, merge, open_world
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +29,8 @@ OWNER = ("roles/owner", "user:owner@example.com")
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    validators.require_tool("gcloud")
-    emulator = GkeEmulator(buckets=("analytics-datalake", "raw-data")).start()
-    try:
-        yield World(emulator, tmp_path)
-    finally:
-        emulator.stop()
+    with open_world(tmp_path, ("analytics-datalake", "raw-data")) as opened:
+        yield opened
 
 
 def example() -> dict[str, Any]:
